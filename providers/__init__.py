@@ -1,0 +1,1 @@
+"""Wire formats: one adapter per provider format, translation, HTTP client, SSE."""

@@ -1,0 +1,84 @@
+"""ASGI entry point: `daphne proxysite.asgi:application`.
+
+HTTP to the gateway endpoints (/v1/*, the Claude Code preflight, health
+checks) goes to a Django handler without middleware; everything else (admin,
+dashboard, API) to Django's standard handler. Websockets go through Channels.
+An ASGI lifespan is answered for servers that send one (uvicorn); Daphne does
+not, so the log writer also flushes from atexit.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "proxysite.settings")
+
+from channels.routing import ProtocolTypeRouter, URLRouter
+from channels.security.websocket import AllowedHostsOriginValidator
+from django.core.asgi import get_asgi_application
+
+django_app = get_asgi_application()  # sets Django up before the imports below
+
+from channels.auth import AuthMiddlewareStack  # noqa: E402
+
+from proxysite.gateway_handler import GatewayASGIHandler  # noqa: E402
+from proxysite.websockets import websocket_urlpatterns  # noqa: E402
+from requestlog.writer import log_writer  # noqa: E402
+from routing import snapshot  # noqa: E402
+
+logger = logging.getLogger(__name__)
+
+GATEWAY_PATHS = ("/healthz", "/readyz")
+PREFLIGHT_PATHS = ("/", "/api/hello")
+
+
+def is_gateway_request(scope: dict) -> bool:
+    path = scope["path"]
+    if path.startswith("/v1/") or path in GATEWAY_PATHS:
+        return True
+    return scope["method"] == "HEAD" and path in PREFLIGHT_PATHS
+
+
+gateway_app = GatewayASGIHandler()
+
+
+async def http_app(scope, receive, send):
+    if is_gateway_request(scope):
+        await gateway_app(scope, receive, send)
+    else:
+        await django_app(scope, receive, send)
+
+
+async def lifespan_app(scope, receive, send):
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            log_writer.shutdown()
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+def warm_up() -> None:
+    """Load the routing config and start the background threads before serving."""
+    try:
+        snapshot.load()
+    except Exception:
+        logger.exception("routing config not loaded at start (did you run migrate?)")
+    snapshot.start_poller()
+    log_writer.start()
+
+
+warm_up()
+
+application = ProtocolTypeRouter(
+    {
+        "http": http_app,
+        "websocket": AllowedHostsOriginValidator(
+            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+        ),
+        "lifespan": lifespan_app,
+    }
+)

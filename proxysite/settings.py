@@ -1,0 +1,172 @@
+"""Settings, read from the environment with safe defaults.
+
+Every SWITCHBOARD_* variable is listed in the README's configuration table.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+import dj_database_url
+from cryptography.fernet import Fernet
+from django.core.exceptions import ImproperlyConfigured
+
+from proxysite.env import (
+    envbool,
+    envfloat,
+    envint,
+    envlist,
+    envstr,
+    secret_from_file_or_new,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+# --- Where state lives -------------------------------------------------------
+DATA_DIR = Path(envstr("SWITCHBOARD_DATA_DIR", str(BASE_DIR / "data"))).resolve()
+
+# --- Core Django -------------------------------------------------------------
+DEBUG = envbool("SWITCHBOARD_DEBUG", False)
+SECRET_KEY = secret_from_file_or_new(
+    "SWITCHBOARD_SECRET_KEY", DATA_DIR / "secret_key", lambda: secrets.token_urlsafe(50)
+)
+ALLOWED_HOSTS = envlist("SWITCHBOARD_ALLOWED_HOSTS", ["*"])
+CSRF_TRUSTED_ORIGINS = envlist("SWITCHBOARD_CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "channels",
+    "routing",
+    "requestlog",
+]
+
+# The /v1/* gateway endpoints skip this stack entirely (see proxysite/asgi.py):
+# these are for the admin and the dashboard.
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "proxysite.urls"
+ASGI_APPLICATION = "proxysite.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database ----------------------------------------------------------------
+# DATABASE_URL (PostgreSQL for scale-out) or a SQLite file in the data dir.
+_database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'switchboard.sqlite3'}"
+DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=600)}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["OPTIONS"] = {
+        # WAL lets the log writer, the admin and other workers read while one writes.
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+    }
+    # Tests use a file so a real Daphne process can share the test database.
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test-switchboard.sqlite3")}
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Channels ----------------------------------------------------------------
+REDIS_URL = os.environ.get("REDIS_URL", "")
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL]},
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# --- Auth, i18n, static --------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = DATA_DIR / "static"
+
+# The gateway enforces its own body cap (SWITCHBOARD_MAX_BODY_BYTES); Django's
+# 2.5 MB default would refuse ordinary Claude Code requests with images.
+DATA_UPLOAD_MAX_MEMORY_SIZE = None
+
+# --- Gateway -----------------------------------------------------------------
+# Upstream used for the `anthropic` provider created on first start.
+SWITCHBOARD_UPSTREAM_URL = envstr("SWITCHBOARD_UPSTREAM_URL", "https://api.anthropic.com")
+# Largest request body accepted on /v1/* (Anthropic's own limit is 32 MB).
+SWITCHBOARD_MAX_BODY_BYTES = envint("SWITCHBOARD_MAX_BODY_BYTES", 32 * 1024 * 1024, minimum=1024)
+# Upstream timeouts (seconds) used when a provider row does not set its own.
+SWITCHBOARD_CONNECT_TIMEOUT = envfloat("SWITCHBOARD_CONNECT_TIMEOUT", 10.0, minimum=0.1)
+SWITCHBOARD_READ_TIMEOUT = envfloat("SWITCHBOARD_READ_TIMEOUT", 600.0, minimum=0.1)
+# Pooled upstream connections per worker.
+SWITCHBOARD_MAX_CONNECTIONS = envint("SWITCHBOARD_MAX_CONNECTIONS", 512, minimum=1)
+# Seconds a request may wait for a free pooled connection before a 529.
+SWITCHBOARD_POOL_TIMEOUT = envfloat("SWITCHBOARD_POOL_TIMEOUT", 30.0, minimum=0.1)
+# How often each worker checks whether another process changed the routing config.
+SWITCHBOARD_CONFIG_POLL_SECONDS = envfloat("SWITCHBOARD_CONFIG_POLL_SECONDS", 1.0, minimum=0.05)
+
+# --- Request log ---------------------------------------------------------------
+# Log rows are written in batches by a background thread: at most this many ms
+# after a request ends, or as soon as this many rows are waiting.
+SWITCHBOARD_LOG_FLUSH_MS = envint("SWITCHBOARD_LOG_FLUSH_MS", 500, minimum=10)
+SWITCHBOARD_LOG_BATCH_SIZE = envint("SWITCHBOARD_LOG_BATCH_SIZE", 200, minimum=1)
+# Request and response bodies longer than this are cut, with a marker.
+SWITCHBOARD_LOG_BODY_MAX_BYTES = envint("SWITCHBOARD_LOG_BODY_MAX_BYTES", 256 * 1024, minimum=0)
+# Store request/response bodies at all.
+SWITCHBOARD_LOG_BODIES = envbool("SWITCHBOARD_LOG_BODIES", True)
+
+# --- Secrets at rest ---------------------------------------------------------
+# Fernet key that encrypts stored provider credentials.
+SWITCHBOARD_ENCRYPTION_KEY = secret_from_file_or_new(
+    "SWITCHBOARD_ENCRYPTION_KEY",
+    DATA_DIR / "encryption_key",
+    lambda: Fernet.generate_key().decode(),
+)
+if len(SWITCHBOARD_ENCRYPTION_KEY) != 44:
+    raise ImproperlyConfigured(
+        "SWITCHBOARD_ENCRYPTION_KEY must be a Fernet key (44 url-safe base64 characters); "
+        "make one with: python -c 'from cryptography.fernet import Fernet; "
+        "print(Fernet.generate_key().decode())'"
+    )
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": envstr("SWITCHBOARD_LOG_LEVEL", "INFO")},
+    "loggers": {"django.request": {"level": "ERROR"}},
+}

@@ -1,0 +1,25 @@
+from django.contrib import admin
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import path, re_path
+
+from routing import views
+
+
+async def index(request: HttpRequest) -> HttpResponse:
+    """`HEAD /` is Claude Code's preflight; a person gets the admin for now."""
+    if request.method == "HEAD":
+        return HttpResponse(status=200)
+    return HttpResponseRedirect("/admin/")
+
+
+urlpatterns = [
+    path("v1/messages", views.messages, name="messages"),
+    path("v1/messages/count_tokens", views.count_tokens, name="count-tokens"),
+    path("v1/models", views.models, name="models"),
+    re_path(r"^v1/(?P<rest>.*)$", views.passthrough, name="passthrough"),
+    path("api/hello", views.preflight, name="preflight"),
+    path("healthz", views.healthz, name="healthz"),
+    path("readyz", views.readyz, name="readyz"),
+    path("admin/", admin.site.urls),
+    path("", index, name="index"),
+]

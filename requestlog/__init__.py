@@ -1,0 +1,1 @@
+"""Records every exchange: log model, background writer, admin (API and dashboard later)."""

@@ -1,0 +1,130 @@
+"""The in-memory copy of the routing config that the request path reads.
+
+`current()` never touches the database once the first copy is loaded. A copy
+is (re)built when this process saves config (signals), and when another
+process did: a daemon thread compares the ConfigVersion counter every
+SWITCHBOARD_CONFIG_POLL_SECONDS and rebuilds when it moved. Replacing the
+reference is atomic, so readers see either the old or the new config whole.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from django.conf import settings
+from django.db import close_old_connections
+
+from routing.config import AliasConfig, CredentialConfig, ProviderConfig, RoutingConfig
+
+logger = logging.getLogger(__name__)
+
+_current: RoutingConfig | None = None
+_lock = threading.Lock()
+_poller: threading.Thread | None = None
+
+
+def build() -> RoutingConfig:
+    """Read the config tables into a new immutable RoutingConfig (sync, does queries)."""
+    from routing.models import ConfigVersion, Credential, ModelAlias, Provider
+
+    version_row = ConfigVersion.objects.order_by("pk").first()
+    providers: dict[str, ProviderConfig] = {}
+    default: str | None = None
+    creds_by_provider: dict[int, list[CredentialConfig]] = {}
+    for cred in Credential.objects.filter(enabled=True).order_by("label"):
+        try:
+            secret = cred.secret()
+        except ValueError as exc:
+            logger.error("credential %s skipped: %s", cred.label, exc)
+            continue
+        creds_by_provider.setdefault(cred.provider_id, []).append(
+            CredentialConfig(label=cred.label, secret=secret, weight=max(1, cred.weight))
+        )
+    for row in Provider.objects.filter(enabled=True):
+        providers[row.name] = ProviderConfig(
+            name=row.name,
+            wire_format=row.wire_format,
+            base_url=row.base_url,
+            connect_timeout=row.connect_timeout or settings.SWITCHBOARD_CONNECT_TIMEOUT,
+            read_timeout=row.read_timeout or settings.SWITCHBOARD_READ_TIMEOUT,
+            extra_headers=tuple(sorted((row.extra_headers or {}).items())),
+            credentials=tuple(creds_by_provider.get(row.pk, ())),
+        )
+        if row.is_default:
+            default = row.name
+    if default is None:
+        default = _fallback_default(providers)
+    aliases = {
+        a.alias: AliasConfig(alias=a.alias, provider=a.provider.name, model=a.target_model)
+        for a in ModelAlias.objects.filter(enabled=True, provider__enabled=True).select_related(
+            "provider"
+        )
+    }
+    return RoutingConfig(
+        version=version_row.version if version_row else 0,
+        providers=providers,
+        aliases=aliases,
+        default_provider=default,
+    )
+
+
+def _fallback_default(providers: dict[str, ProviderConfig]) -> str | None:
+    """Without an explicit default: `anthropic`, else the first Anthropic-format provider."""
+    if "anthropic" in providers:
+        return "anthropic"
+    for name in sorted(providers):
+        if providers[name].wire_format == "anthropic":
+            return name
+    return None
+
+
+def current() -> RoutingConfig | None:
+    """The loaded config, or None before the first load (callers then use load())."""
+    return _current
+
+
+def load() -> RoutingConfig:
+    """Build and install a new copy. Sync: call it from a thread, never from the event loop."""
+    global _current
+    config = build()
+    with _lock:
+        _current = config
+    return config
+
+
+def reload_quietly() -> None:
+    """load(), logging instead of raising (used from signals and the poller)."""
+    try:
+        load()
+    except Exception:
+        logger.exception("routing config reload failed; keeping the previous copy")
+
+
+def stored_version() -> int:
+    from routing.models import ConfigVersion
+
+    return ConfigVersion.objects.order_by("pk").values_list("version", flat=True).first() or 0
+
+
+def start_poller() -> None:
+    """Start (once per process) the thread that picks up changes made by other processes."""
+    global _poller
+    with _lock:
+        if _poller is not None and _poller.is_alive():
+            return
+        _poller = threading.Thread(target=_poll_forever, name="config-poller", daemon=True)
+        _poller.start()
+
+
+def _poll_forever() -> None:
+    interval = settings.SWITCHBOARD_CONFIG_POLL_SECONDS
+    stop = threading.Event()
+    while not stop.wait(interval):
+        try:
+            close_old_connections()
+            loaded = _current.version if _current is not None else None
+            if loaded != stored_version():
+                load()
+        except Exception:
+            logger.exception("routing config poll failed; will retry")

@@ -1,0 +1,1 @@
+"""Test doubles for Switchboard's tests: fake LLM providers served over real HTTP."""
