@@ -3,9 +3,10 @@
 `SSEDecoder.feed()` takes network chunks split anywhere (inside a line, inside
 a UTF-8 character, inside `\r\n`) and returns the complete events so far;
 `flush()` returns an event left without its closing blank line at the end of
-the stream. A line longer than `max_line_bytes` raises SSELineTooLong: the
-decoder only serves logging and translation, the passthrough relay forwards
-bytes untouched and has no line limit.
+the stream. The cap bounds memory: when an unfinished line held between
+chunks grows past `max_line_bytes`, feed() raises SSELineTooLong. The decoder
+only serves logging and translation; the passthrough relay forwards bytes
+untouched and has no line limit.
 """
 
 from __future__ import annotations

@@ -30,6 +30,10 @@ logger = logging.getLogger(__name__)
 
 #: Tries for one batch before its rows go to the spill file.
 WRITE_ATTEMPTS = 4
+#: Seconds before the first retry of a failed batch; doubled each time.
+RETRY_DELAY = 0.2
+#: Where rows go when the database refuses them (DATA_DIR/...), for `manage.py replaylogs`.
+SPILL_FILE_NAME = "unwritten-log-rows.jsonl"
 #: Seconds shutdown() waits for the queue to drain.
 SHUTDOWN_TIMEOUT = 15.0
 
@@ -140,7 +144,7 @@ class LogWriter:
     def _write(self, batch: list[dict[str, Any]]) -> None:
         from requestlog.models import RequestLog
 
-        delay = 0.2
+        delay = RETRY_DELAY
         for attempt in range(1, WRITE_ATTEMPTS + 1):
             try:
                 close_old_connections()
@@ -163,7 +167,7 @@ class LogWriter:
         """Hook for the live feed; a no-op until the dashboard listens."""
 
     def _spill(self, batch: list[dict[str, Any]]) -> None:
-        path = settings.DATA_DIR / "unwritten-log-rows.jsonl"
+        path = settings.DATA_DIR / SPILL_FILE_NAME
         try:
             with open(path, "ab") as handle:
                 for row in batch:
