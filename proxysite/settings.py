@@ -135,6 +135,16 @@ SWITCHBOARD_READ_TIMEOUT = envfloat("SWITCHBOARD_READ_TIMEOUT", 600.0, minimum=0
 SWITCHBOARD_MAX_CONNECTIONS = envint("SWITCHBOARD_MAX_CONNECTIONS", 512, minimum=1)
 # Seconds a request may wait for a free pooled connection before a 529.
 SWITCHBOARD_POOL_TIMEOUT = envfloat("SWITCHBOARD_POOL_TIMEOUT", 30.0, minimum=0.1)
+# Model names (globs) that mark a background request, for rules with the
+# "background" condition. Claude Code's own small-fast-model settings count too.
+SWITCHBOARD_BACKGROUND_MODELS = envlist("SWITCHBOARD_BACKGROUND_MODELS", ["*haiku*"]) + [
+    name
+    for name in (
+        os.environ.get("ANTHROPIC_SMALL_FAST_MODEL", ""),
+        os.environ.get("ANTHROPIC_DEFAULT_HAIKU_MODEL", ""),
+    )
+    if name
+]
 # How often each worker checks whether another process changed the routing config.
 SWITCHBOARD_CONFIG_POLL_SECONDS = envfloat("SWITCHBOARD_CONFIG_POLL_SECONDS", 1.0, minimum=0.05)
 

@@ -97,6 +97,13 @@ class Exchange:
     upstream_request_body: str = ""
     upstream_response_body: str = ""
     finished: bool = False
+    #: What translation had to drop or change (stored with the log row).
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def header_map(self) -> dict[str, str]:
+        """The client's headers by lower-case name (last one wins)."""
+        return {name.lower(): value for name, value in self.headers}
 
     # --- filled in along the request path ------------------------------------
     def note_request(self, payload: dict[str, Any]) -> None:
@@ -138,7 +145,7 @@ class Exchange:
 
     def to_row(self) -> dict[str, Any]:
         end = time.monotonic()
-        header_map = {name.lower(): value for name, value in self.headers}
+        header_map = self.header_map
         payload = self.payload or {}
         tools = payload.get("tools") if isinstance(payload.get("tools"), list) else []
         message = self.response_message or {}
@@ -186,6 +193,7 @@ class Exchange:
             "upstream_request_body": self.upstream_request_body,
             "upstream_response_body": self.upstream_response_body,
             "conversation_key": conversation_key(header_map, self.payload),
+            "notes": list(self.notes),
         }
 
 

@@ -54,6 +54,9 @@ class RequestLog(models.Model):
     upstream_request_body = models.TextField(blank=True)
     upstream_response_body = models.TextField(blank=True)
     conversation_key = models.CharField(max_length=100, blank=True, db_index=True)
+    notes = models.JSONField(
+        default=list, blank=True, help_text="What translation dropped or changed."
+    )
 
     class Meta:
         ordering = ["-started_at", "-id"]

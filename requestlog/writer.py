@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import atexit
 import logging
-import os
 import queue
 import threading
 import time
@@ -24,7 +23,7 @@ from typing import Any
 
 import orjson
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +52,6 @@ class LogWriter:
     def __init__(self) -> None:
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
-        self._pid = 0
         self._lock = threading.Lock()
         self.written = 0
         self.spilled = 0
@@ -65,11 +63,10 @@ class LogWriter:
 
     # --- lifecycle -----------------------------------------------------------
     def _ensure_started(self) -> None:
-        if self._thread is not None and self._pid == os.getpid() and self._thread.is_alive():
+        if self._thread is not None and self._thread.is_alive():
             return
-        with self._lock:
-            if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
-                self._pid = os.getpid()
+        with self._lock:  # (after a fork, the parent's thread reports not alive)
+            if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="log-writer", daemon=True)
                 self._thread.start()
 
@@ -96,6 +93,12 @@ class LogWriter:
 
     # --- the thread ----------------------------------------------------------
     def _run(self) -> None:
+        try:
+            self._loop()
+        finally:
+            connections.close_all()  # this thread's own connections
+
+    def _loop(self) -> None:
         flush_s = settings.SWITCHBOARD_LOG_FLUSH_MS / 1000
         batch_size = settings.SWITCHBOARD_LOG_BATCH_SIZE
         while True:

@@ -7,6 +7,7 @@ that tests can call with hand-made configs.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,15 @@ class ProviderConfig:
     read_timeout: float
     extra_headers: tuple[tuple[str, str], ...] = ()
     credentials: tuple[CredentialConfig, ...] = ()
+    preset: str = ""
+
+
+@dataclass(frozen=True)
+class TargetRef:
+    """provider:model as configured (the provider may be missing or disabled)."""
+
+    provider: str
+    model: str
 
 
 @dataclass(frozen=True)
@@ -32,16 +42,51 @@ class AliasConfig:
     alias: str
     provider: str
     model: str
+    fallbacks: tuple[TargetRef, ...] = ()
+
+
+@dataclass(frozen=True)
+class MappingConfig:
+    agent: str
+    provider: str
+    model: str
+    fallbacks: tuple[TargetRef, ...] = ()
+
+
+@dataclass(frozen=True)
+class RuleConfig:
+    """Conditions (None/"" = not a condition) and the target of one routing rule."""
+
+    name: str
+    priority: int
+    provider: str
+    model: str = ""  # "" keeps the requested model
+    model_glob: str = ""
+    subagent: str = ""  # agent name, or "*" for any subagent call
+    thinking: bool | None = None
+    min_input_tokens: int | None = None
+    tool: str = ""
+    header_name: str = ""
+    header_value: str = ""
+    background: bool | None = None
+    fallbacks: tuple[TargetRef, ...] = ()
+    sticky: bool = True
 
 
 @dataclass(frozen=True)
 class RoutingConfig:
-    """Every enabled provider and alias, as one consistent version."""
+    """Every enabled provider, alias, mapping and rule, as one consistent version."""
 
     version: int = 0
     providers: dict[str, ProviderConfig] = field(default_factory=dict)
     aliases: dict[str, AliasConfig] = field(default_factory=dict)
     default_provider: str | None = None
+    mappings: dict[str, MappingConfig] = field(default_factory=dict)
+    rules: tuple[RuleConfig, ...] = ()
+    #: Matches system prompts to known subagents (routing.subagents.SubagentMatcher).
+    matcher: Any = None
+    #: Model name globs that mark a background (small fast model) request.
+    background_models: tuple[str, ...] = ("*haiku*",)
 
     def provider(self, name: str | None) -> ProviderConfig | None:
         return self.providers.get(name) if name else None

@@ -9,12 +9,25 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.db import models
 
+from providers.openai.presets import PRESETS
 from routing import crypto
+from routing.targets import parse_target_list
 
 WIRE_FORMATS = [
     ("anthropic", "Anthropic Messages API"),
     ("openai", "OpenAI Chat Completions"),
 ]
+
+
+PRESET_CHOICES = [(name, preset.label) for name, preset in PRESETS.items()]
+
+
+def validate_target_list(value: object) -> None:
+    """Fallbacks: a JSON list of "provider:model" strings."""
+    try:
+        parse_target_list(value)
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from None
 
 
 def validate_header_map(value: object) -> None:
@@ -31,6 +44,12 @@ class Provider(models.Model):
 
     name = models.SlugField(max_length=64, unique=True, help_text="Used in routes: NAME:model.")
     wire_format = models.CharField(max_length=16, choices=WIRE_FORMATS, default="anthropic")
+    preset = models.CharField(
+        max_length=32,
+        blank=True,
+        choices=PRESET_CHOICES,
+        help_text="OpenAI format only: the provider's quirks (token field, reasoning, schemas).",
+    )
     base_url = models.URLField(
         max_length=500,
         help_text="Scheme, host and optional path prefix, e.g. https://api.anthropic.com",
@@ -69,6 +88,8 @@ class Provider(models.Model):
     def clean(self) -> None:
         if self.is_default and not self.enabled:
             raise ValidationError({"is_default": "A disabled provider cannot be the default."})
+        if self.preset and self.wire_format != "openai":
+            raise ValidationError({"preset": "Presets apply to OpenAI-format providers only."})
 
 
 class Credential(models.Model):
@@ -109,6 +130,12 @@ class ModelAlias(models.Model):
     alias = models.CharField(max_length=200, unique=True)
     provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="aliases")
     target_model = models.CharField(max_length=200)
+    fallbacks = models.JSONField(
+        default=list,
+        blank=True,
+        validators=[validate_target_list],
+        help_text='Tried in order when the target fails, e.g. ["anthropic:claude-sonnet-4-5"].',
+    )
     enabled = models.BooleanField(default=True)
 
     class Meta:
@@ -117,6 +144,111 @@ class ModelAlias(models.Model):
 
     def __str__(self) -> str:
         return f"{self.alias} → {self.provider.name}:{self.target_model}"
+
+
+class AgentDefinition(models.Model):
+    """A Claude Code subagent (`.claude/agents/NAME.md`), discovered on disk or uploaded."""
+
+    SOURCE_DISCOVERED = "discovered"
+    SOURCE_UPLOADED = "uploaded"
+
+    name = models.CharField(max_length=200, unique=True)
+    description = models.TextField(blank=True)
+    declared_model = models.CharField(max_length=200, blank=True)
+    tools = models.JSONField(default=list, blank=True)
+    body = models.TextField(help_text="The prompt: everything after the frontmatter.")
+    fingerprint = models.CharField(
+        max_length=16,
+        db_index=True,
+        help_text="First 16 hex digits of SHA-256 of the trimmed body (Go proxy compatible).",
+    )
+    source = models.CharField(
+        max_length=16,
+        choices=[(SOURCE_DISCOVERED, "discovered on disk"), (SOURCE_UPLOADED, "uploaded")],
+        default=SOURCE_UPLOADED,
+    )
+    path = models.CharField(max_length=1000, blank=True)
+    present = models.BooleanField(default=True, help_text="False once its file is gone.")
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+    last_matched_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SubagentMapping(models.Model):
+    """Requests from this subagent go to provider:model."""
+
+    agent = models.OneToOneField(AgentDefinition, on_delete=models.CASCADE, related_name="mapping")
+    provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="mappings")
+    target_model = models.CharField(max_length=200)
+    fallbacks = models.JSONField(default=list, blank=True, validators=[validate_target_list])
+    enabled = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["agent__name"]
+
+    def __str__(self) -> str:
+        return f"{self.agent.name} → {self.provider.name}:{self.target_model}"
+
+
+class RoutingRule(models.Model):
+    """A condition set and the target it routes to; lowest priority number is tried first."""
+
+    TRI_STATE = [("", "any"), ("yes", "yes"), ("no", "no")]
+
+    name = models.CharField(max_length=100, unique=True)
+    priority = models.IntegerField(default=100, db_index=True)
+    enabled = models.BooleanField(default=True)
+    model_glob = models.CharField(
+        max_length=200, blank=True, help_text="Requested model, shell glob: *haiku*, claude-*."
+    )
+    subagent = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="Subagent name; * = any subagent call; blank = not a condition.",
+    )
+    thinking = models.CharField(max_length=3, blank=True, choices=TRI_STATE)
+    min_input_tokens = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Estimated input tokens at least this (long context)."
+    )
+    tool = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="A tool offered, by name or type glob (web_search*, Bash).",
+    )
+    header_name = models.CharField(max_length=100, blank=True)
+    header_value = models.CharField(
+        max_length=500, blank=True, help_text="Glob; blank with a name = header present."
+    )
+    background = models.CharField(
+        max_length=3,
+        blank=True,
+        choices=TRI_STATE,
+        help_text="Background (small fast model) request.",
+    )
+    provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="rules")
+    target_model = models.CharField(
+        max_length=200, blank=True, help_text="Blank = keep the requested model."
+    )
+    fallbacks = models.JSONField(default=list, blank=True, validators=[validate_target_list])
+    sticky = models.BooleanField(
+        default=True,
+        help_text="Keep a conversation on its model for the rest of a turn (prompt cache).",
+    )
+
+    class Meta:
+        ordering = ["priority", "name"]
+
+    def __str__(self) -> str:
+        return f"{self.priority}: {self.name}"
+
+    def clean(self) -> None:
+        if self.header_value and not self.header_name:
+            raise ValidationError({"header_name": "A header value needs the header's name."})
 
 
 class ConfigVersion(models.Model):

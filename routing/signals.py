@@ -13,9 +13,17 @@ from django.db.models.signals import post_delete, post_migrate, post_save
 from django.dispatch import receiver
 
 from routing import snapshot
-from routing.models import ConfigVersion, Credential, ModelAlias, Provider
+from routing.models import (
+    AgentDefinition,
+    ConfigVersion,
+    Credential,
+    ModelAlias,
+    Provider,
+    RoutingRule,
+    SubagentMapping,
+)
 
-CONFIG_MODELS = (Provider, Credential, ModelAlias)
+CONFIG_MODELS = (Provider, Credential, ModelAlias, AgentDefinition, SubagentMapping, RoutingRule)
 
 
 def bump_config_version() -> None:

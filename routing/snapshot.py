@@ -15,7 +15,18 @@ import threading
 from django.conf import settings
 from django.db import close_old_connections
 
-from routing.config import AliasConfig, CredentialConfig, ProviderConfig, RoutingConfig
+from routing.agents import AgentDefinition as Agent
+from routing.config import (
+    AliasConfig,
+    CredentialConfig,
+    MappingConfig,
+    ProviderConfig,
+    RoutingConfig,
+    RuleConfig,
+    TargetRef,
+)
+from routing.subagents import SubagentMatcher
+from routing.targets import parse_target_list
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +37,15 @@ _poller: threading.Thread | None = None
 
 def build() -> RoutingConfig:
     """Read the config tables into a new immutable RoutingConfig (sync, does queries)."""
-    from routing.models import ConfigVersion, Credential, ModelAlias, Provider
+    from routing.models import (
+        AgentDefinition,
+        ConfigVersion,
+        Credential,
+        ModelAlias,
+        Provider,
+        RoutingRule,
+        SubagentMapping,
+    )
 
     version_row = ConfigVersion.objects.order_by("pk").first()
     providers: dict[str, ProviderConfig] = {}
@@ -50,23 +69,83 @@ def build() -> RoutingConfig:
             read_timeout=row.read_timeout or settings.SWITCHBOARD_READ_TIMEOUT,
             extra_headers=tuple(sorted((row.extra_headers or {}).items())),
             credentials=tuple(creds_by_provider.get(row.pk, ())),
+            preset=row.preset,
         )
         if row.is_default:
             default = row.name
     if default is None:
         default = _fallback_default(providers)
     aliases = {
-        a.alias: AliasConfig(alias=a.alias, provider=a.provider.name, model=a.target_model)
-        for a in ModelAlias.objects.filter(enabled=True, provider__enabled=True).select_related(
-            "provider"
+        a.alias: AliasConfig(
+            alias=a.alias,
+            provider=a.provider.name,
+            model=a.target_model,
+            fallbacks=_refs(a.fallbacks),
         )
+        for a in ModelAlias.objects.filter(enabled=True).select_related("provider")
     }
+    mappings = {
+        m.agent.name: MappingConfig(
+            agent=m.agent.name,
+            provider=m.provider.name,
+            model=m.target_model,
+            fallbacks=_refs(m.fallbacks),
+        )
+        for m in SubagentMapping.objects.filter(enabled=True).select_related("agent", "provider")
+    }
+    rules = tuple(
+        RuleConfig(
+            name=r.name,
+            priority=r.priority,
+            provider=r.provider.name,
+            model=r.target_model,
+            model_glob=r.model_glob,
+            subagent=r.subagent,
+            thinking=_tri(r.thinking),
+            min_input_tokens=r.min_input_tokens,
+            tool=r.tool,
+            header_name=r.header_name,
+            header_value=r.header_value,
+            background=_tri(r.background),
+            fallbacks=_refs(r.fallbacks),
+            sticky=r.sticky,
+        )
+        for r in RoutingRule.objects.filter(enabled=True).select_related("provider")
+    )
+    agents = [
+        Agent(
+            name=a.name,
+            description=a.description,
+            model=a.declared_model or None,
+            tools=tuple(a.tools or ()),
+            body=a.body,
+            fingerprint=a.fingerprint,
+            source=a.path or a.source,
+        )
+        for a in AgentDefinition.objects.filter(present=True)
+    ]
     return RoutingConfig(
         version=version_row.version if version_row else 0,
         providers=providers,
         aliases=aliases,
         default_provider=default,
+        mappings=mappings,
+        rules=rules,
+        matcher=SubagentMatcher(agents),
+        background_models=tuple(settings.SWITCHBOARD_BACKGROUND_MODELS),
     )
+
+
+def _refs(value: object) -> tuple[TargetRef, ...]:
+    try:
+        return tuple(TargetRef(p, m) for p, m in parse_target_list(value))
+    except ValueError as exc:
+        logger.error("fallbacks ignored: %s", exc)
+        return ()
+
+
+def _tri(value: str) -> bool | None:
+    return {"yes": True, "no": False}.get(value)
 
 
 def _fallback_default(providers: dict[str, ProviderConfig]) -> str | None:

@@ -3,13 +3,17 @@
 POST /v1/messages
   1. `start_exchange`   the log record of this request starts (requestlog.exchange)
   2. `read_body`        size cap (413), then JSON and structure checks (400)
-  3. `routing_config`   the in-memory config snapshot (no database query)
-  4. `decide`           provider + model + reason (routing.router, a pure function)
-  5. `build_request`    the upstream request for the provider's wire format
-  6. `send_upstream`    one pooled HTTP client; transport errors -> 502/504/529
-  7. relay              SSE relayed chunk by chunk as it arrives, or the JSON body;
-                        upstream errors relayed in Anthropic shape
-  8. `exchange.finish`  the row goes to the background writer (in `finally`, so
+  3. `route`            config snapshot (in memory) -> subagent match -> sticky
+                        lane or `decide` (routing.router, a pure function)
+  4. `open_upstream`    each target in turn (fallbacks), each account in turn
+                        (rotation, cooldown): the adapter of the target's wire
+                        format builds the request, one pooled client sends it;
+                        connect errors, timeouts, 429, 5xx and 529 move on to
+                        the next, as long as nothing reached the client yet
+  5. relay              Anthropic SSE chunk by chunk as it arrives (relayed as
+                        is, or translated), or the JSON message; upstream
+                        errors in Anthropic shape
+  6. `exchange.finish`  the row goes to the background writer (in `finally`, so
                         failures and client disconnects are logged too)
 
 Nothing on this path queries the database or blocks: these views are served
@@ -22,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -29,36 +34,37 @@ from asgiref.sync import sync_to_async
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from providers.accounts import ACCOUNT_STATUSES, AccountsCoolingDown, accounts
 from providers.anthropic import adapter as anthropic
-from providers.anthropic.stream_log import MessageAccumulator
 from providers.anthropic.validate import parse_json_object, validate_messages_request
-from providers.credentials import pick_credential
+from providers.base import Adapter, Call
 from providers.errors import (
     GatewayError,
     InvalidRequest,
     NoRouteAvailable,
     NotFound,
     UpstreamError,
-    UpstreamProtocolError,
-    error_body,
-    error_type_for_status,
+    UpstreamOverloaded,
 )
 from providers.headers import relayable
-from providers.sse import SSEDecoder, SSELineTooLong, encode_event
-from providers.transport import UpstreamRequest, UpstreamResponse, get_transport
+from providers.registry import adapter_for
+from providers.sse import encode_event
+from providers.token_estimate import estimate_input_tokens
+from providers.transport import UpstreamResponse, get_transport
+from requestlog.conversation import conversation_key
 from requestlog.exchange import Exchange, cap_text, to_json_text
 from requestlog.models import Outcome
 from routing import snapshot
 from routing.config import RoutingConfig
 from routing.http import (
     apply_headers,
-    client_headers,
     error_response,
     json_response,
     read_body,
     start_exchange,
 )
-from routing.router import NoRoute, RequestSummary, RouteDecision, decide
+from routing.router import NoRoute, RequestSummary, RouteDecision, Target, decide
+from routing.sticky import is_turn_continuation, lane_key, sticky_lanes
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +72,8 @@ logger = logging.getLogger(__name__)
 MAX_ERROR_BODY_BYTES = 64 * 1024
 #: HTTP status logged for a request whose client went away before the end.
 CLIENT_CLOSED_REQUEST = 499
+#: Upstream statuses after which the next target (or account) is tried.
+RETRYABLE_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
 
 
 # --- POST /v1/messages ---------------------------------------------------------
@@ -80,15 +88,14 @@ async def messages(request: HttpRequest) -> HttpResponse:
         payload = parse_json_object(body)
         exchange.note_request(payload)
         validate_messages_request(payload)
-        decision = await route(payload, request, exchange)
-        upstream_request = build_upstream_request(request, exchange, payload, body, decision)
-        upstream = await send_upstream(upstream_request, exchange)
-        if upstream.status >= 400:
-            return await relay_upstream_error(upstream, exchange)
-        if is_event_stream(upstream):
+        decision = await route(payload, exchange)
+        opened = await open_upstream(request, exchange, payload, body, decision, "messages")
+        if isinstance(opened, HttpResponse):
+            return opened  # every target failed; this is the last error
+        if opened.stream is not None:
             handed_off = True
-            return relay_stream(upstream, exchange)
-        return await relay_message(upstream, exchange)
+            return relay_stream(opened, exchange)
+        return await relay_message(opened, exchange)
     except GatewayError as exc:
         return reject(exc, exchange)
     except Exception:
@@ -98,23 +105,55 @@ async def messages(request: HttpRequest) -> HttpResponse:
             exchange.finish()
 
 
-async def route(payload: dict[str, Any], request: HttpRequest, exchange: Exchange) -> RouteDecision:
-    """Ask the router; note the decision on the exchange."""
+async def route(payload: dict[str, Any], exchange: Exchange) -> RouteDecision:
+    """Match the subagent, then reuse the lane's pinned target or ask the router."""
     config = await routing_config()
-    summary = RequestSummary(model=payload["model"], headers=dict(client_headers(request)))
-    try:
-        decision = decide(summary, config)
-    except NoRoute as exc:
-        raise NoRouteAvailable(str(exc)) from None
-    exchange.route = decision.route
-    exchange.route_reason = decision.reason
-    if decision.target.provider.wire_format != "anthropic":
-        raise InvalidRequest(
-            f"provider {decision.target.provider.name!r} uses the "
-            f"{decision.target.provider.wire_format!r} format, which this gateway "
-            "cannot serve yet"
-        )
+    headers = exchange.header_map
+    match = config.matcher.match(payload.get("system"), headers) if config.matcher else None
+    agent = match.agent.name if match is not None and match.agent is not None else None
+    is_subagent_call = bool(match and match.is_subagent_call)
+    exchange.subagent = agent or ("(unknown subagent)" if is_subagent_call else "")
+    tools = payload.get("tools") if isinstance(payload.get("tools"), list) else []
+    summary = RequestSummary(
+        model=payload["model"],
+        headers=headers,
+        subagent=agent,
+        is_subagent_call=is_subagent_call,
+        thinking=_thinking_on(payload),
+        input_tokens=estimate_input_tokens(payload),
+        tools=tuple(
+            str(name)
+            for tool in tools
+            if isinstance(tool, dict)
+            for name in (tool.get("name"), tool.get("type"))
+            if name
+        ),
+    )
+    lane = lane_key(
+        conversation_key(headers, payload),
+        headers.get("x-claude-code-agent-id") or agent or "main",
+        summary.model,
+    )
+    decision = None
+    if is_turn_continuation(payload):
+        decision = sticky_lanes.get(lane, config.version)
+    if decision is None:
+        try:
+            decision = decide(summary, config)
+        except NoRoute as exc:
+            raise NoRouteAvailable(str(exc)) from None
+        if decision.sticky:
+            sticky_lanes.pin(lane, decision, config.version)
+        exchange.route, exchange.route_reason = decision.route, decision.reason
+    else:
+        exchange.route = "sticky"
+        exchange.route_reason = f"same turn as before, kept on {decision.target}: {decision.reason}"
     return decision
+
+
+def _thinking_on(payload: dict[str, Any]) -> bool:
+    thinking = payload.get("thinking")
+    return isinstance(thinking, dict) and thinking.get("type") in ("enabled", "adaptive")
 
 
 async def routing_config() -> RoutingConfig:
@@ -125,87 +164,178 @@ async def routing_config() -> RoutingConfig:
     return config
 
 
-def build_upstream_request(
+@dataclass
+class Opened:
+    """An upstream answer that is being relayed, and how to relay it."""
+
+    upstream: UpstreamResponse
+    adapter: Adapter
+    call: Call
+    #: For streams: the relay, with its first chunk already read (see open_upstream).
+    stream: AsyncIterator[bytes] | None = None
+
+
+async def open_upstream(
     request: HttpRequest,
     exchange: Exchange,
     payload: dict[str, Any],
     body: bytes,
     decision: RouteDecision,
-) -> UpstreamRequest:
-    target = decision.target
-    credential = pick_credential(target.provider)
-    exchange.begin_attempt(
-        target.provider.name, credential.label if credential else "client", target.model
-    )
-    return anthropic.build_request(
-        method="POST",
-        path=request.path,
-        query=request.META.get("QUERY_STRING", ""),
-        body=anthropic.body_for_model(body, payload, exchange.requested_model, target.model),
-        client_headers=exchange.headers,
-        provider=target.provider,
-        credential=credential,
-    )
+    endpoint: str,
+) -> Opened | HttpResponse:
+    """Try each target and account until one answers; else the last error as a response."""
+    last: HttpResponse | GatewayError | None = None
+    for target in decision.targets:
+        adapter = adapter_for(target.provider.wire_format)
+        tried: set[str] = set()
+        while True:
+            try:
+                credential = accounts.pick(target.provider, frozenset(tried))
+            except AccountsCoolingDown as exc:
+                if not tried:
+                    _skipped_attempt(exchange, target, str(exc))
+                    last = last or UpstreamOverloaded(str(exc))
+                break
+            label = credential.label if credential else "client"
+            tried.add(label)
+            call = Call(
+                payload=payload,
+                raw_body=body,
+                requested_model=exchange.requested_model,
+                provider=target.provider,
+                target_model=target.model,
+                credential=credential,
+                client_headers=exchange.headers,
+                path=request.path,
+                query=request.META.get("QUERY_STRING", ""),
+            )
+            prepared = (
+                adapter.messages_request(call)
+                if endpoint == "messages"
+                else adapter.count_tokens_request(call)
+            )
+            if prepared is None:
+                return Opened(upstream=None, adapter=adapter, call=call)  # type: ignore[arg-type]
+            if prepared.translated:
+                exchange.upstream_request_body = cap_text(prepared.request.body)
+                exchange.notes = call.notes
+            attempt = exchange.begin_attempt(target.provider.name, label, target.model)
+            try:
+                upstream = await get_transport().send(prepared.request)
+            except UpstreamError as exc:
+                exchange.end_attempt(attempt, status=None, error=exc.message)
+                last = exc
+                break  # the provider is unreachable: next target
+            exchange.end_attempt(attempt, status=upstream.status)
+            if upstream.status >= 400:
+                response = await upstream_error_response(upstream, adapter, exchange)
+                attempt.error = exchange.error_message
+                last = response
+                if credential is not None and upstream.status in ACCOUNT_STATUSES:
+                    accounts.cool_down(
+                        target.provider.name,
+                        label,
+                        upstream.status,
+                        _header(upstream, "retry-after"),
+                    )
+                    continue  # the next account of the same provider
+                if upstream.status in RETRYABLE_STATUSES:
+                    break  # next target
+                return response  # the request itself is wrong: no fallback
+            opened = Opened(upstream=upstream, adapter=adapter, call=call)
+            if not _is_event_stream(upstream):
+                return opened
+            failure = await _start_stream(opened, exchange)
+            if failure is None:
+                return opened
+            attempt.error = failure.message
+            last = failure
+            break  # the stream failed before its first byte reached the client
+    if isinstance(last, HttpResponse):
+        return last
+    raise last or NoRouteAvailable("no target could be tried")
 
 
-async def send_upstream(upstream_request: UpstreamRequest, exchange: Exchange) -> UpstreamResponse:
-    """Open the upstream request; the current attempt records its status or error."""
-    attempt = exchange.attempts[-1]
+def _skipped_attempt(exchange: Exchange, target: Target, why: str) -> None:
+    attempt = exchange.begin_attempt(target.provider.name, "", target.model)
+    exchange.end_attempt(attempt, status=None, error=why)
+
+
+async def _start_stream(opened: Opened, exchange: Exchange) -> UpstreamError | None:
+    """Read the stream's first chunk; an error there (or no chunk) allows a fallback."""
+    relay = opened.adapter.relay_stream(opened.upstream, opened.call)
     try:
-        upstream = await get_transport().send(upstream_request)
+        first = await relay.__anext__()
+    except StopAsyncIteration:
+        first = b""
     except UpstreamError as exc:
-        exchange.end_attempt(attempt, status=None, error=exc.message)
-        raise
-    exchange.end_attempt(attempt, status=upstream.status)
-    return upstream
+        await relay.aclose()
+        await opened.upstream.aclose()
+        return exc
+    if not first or first.startswith(b"event: error"):
+        await relay.aclose()
+        await opened.upstream.aclose()
+        message = (opened.call.message.error or {}).get("message") or "the stream ended at once"
+        return UpstreamError(f"provider {opened.call.provider.name!r} failed: {message}")
+    opened.stream = _prepend(first, relay)
+    return None
 
 
-def is_event_stream(upstream: UpstreamResponse) -> bool:
-    for name, value in upstream.headers:
-        if name.lower() == "content-type":
-            return value.startswith("text/event-stream")
-    return False
+async def _prepend(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    try:
+        yield first
+        async for chunk in rest:
+            yield chunk
+    finally:
+        await rest.aclose()  # type: ignore[attr-defined]
+
+
+def _is_event_stream(upstream: UpstreamResponse) -> bool:
+    return _header(upstream, "content-type").startswith("text/event-stream")
+
+
+def _header(upstream: UpstreamResponse, name: str) -> str:
+    for key, value in upstream.headers:
+        if key.lower() == name:
+            return value
+    return ""
 
 
 # --- relaying the answer --------------------------------------------------------
-def relay_stream(upstream: UpstreamResponse, exchange: Exchange) -> StreamingHttpResponse:
-    """Relay the upstream SSE byte for byte as it arrives, reading a copy for the log."""
-    exchange.status = upstream.status
+def relay_stream(opened: Opened, exchange: Exchange) -> StreamingHttpResponse:
+    """Send the (relayed or translated) Anthropic SSE to the client as it comes."""
+    exchange.status = opened.upstream.status
     response = StreamingHttpResponse(
-        stream_chunks(upstream, exchange),
-        status=upstream.status,
-        content_type="text/event-stream",
+        stream_chunks(opened, exchange), status=200, content_type="text/event-stream"
     )
-    apply_headers(response, exchange, relayable(upstream.headers))
+    upstream_headers = (
+        []
+        if opened.call.provider.wire_format != "anthropic"
+        else relayable(opened.upstream.headers)
+    )
+    apply_headers(response, exchange, upstream_headers)
+    response["content-type"] = "text/event-stream"
     response["cache-control"] = "no-cache"
     response["x-accel-buffering"] = "no"
     return response
 
 
-async def stream_chunks(upstream: UpstreamResponse, exchange: Exchange) -> AsyncIterator[bytes]:
-    decoder: SSEDecoder | None = SSEDecoder()
-    message = MessageAccumulator()
+async def stream_chunks(opened: Opened, exchange: Exchange) -> AsyncIterator[bytes]:
+    message = opened.call.message
+    assert opened.stream is not None
     try:
-        async for chunk in upstream.aiter_raw():
-            if not chunk:
-                continue
+        async for chunk in opened.stream:
             exchange.mark_first_byte()
             yield chunk
-            if decoder is not None:
-                try:
-                    for event in decoder.feed(chunk):
-                        message.feed(event)
-                except SSELineTooLong:
-                    decoder = None  # keep relaying; the log keeps what it has
-        if decoder is not None:
-            for event in decoder.flush():
-                message.feed(event)
         if message.error is not None:
             exchange.outcome = Outcome.UPSTREAM_ERROR
             exchange.error_type = str(message.error.get("type", "api_error"))
             exchange.error_message = str(message.error.get("message", ""))
         elif not message.stopped:
-            raise UpstreamProtocolError("the provider ended the stream before message_stop")
+            exc = UpstreamError("the provider ended the stream before message_stop")
+            exchange.outcome = Outcome.UPSTREAM_ERROR
+            exchange.error_type, exchange.error_message = exc.error_type, exc.message
+            yield encode_event("error", exc.body())
     except UpstreamError as exc:
         # Headers are sent already: the failure becomes an `event: error`.
         exchange.outcome = Outcome.UPSTREAM_ERROR
@@ -220,34 +350,42 @@ async def stream_chunks(upstream: UpstreamResponse, exchange: Exchange) -> Async
         exchange.usage = message.usage
         exchange.response_message = message.final_message()
         exchange.response_body = to_json_text(exchange.response_message)
-        await upstream.aclose()
+        exchange.upstream_response_body = cap_text(bytes(opened.call.upstream_body))
+        await opened.stream.aclose()  # type: ignore[attr-defined]
+        await opened.upstream.aclose()
         exchange.finish()
 
 
-async def relay_message(upstream: UpstreamResponse, exchange: Exchange) -> HttpResponse:
-    """Relay a non-streaming answer as it came, reading its usage for the log."""
+async def relay_message(opened: Opened, exchange: Exchange) -> HttpResponse:
+    """A non-streaming answer: relayed as it came, or translated."""
     try:
-        body = await upstream.aread()
+        raw = await opened.upstream.aread()
     finally:
-        await upstream.aclose()
+        await opened.upstream.aclose()
     exchange.mark_first_byte()
-    exchange.status = upstream.status
-    exchange.response_body = cap_text(body)
-    try:
-        parsed = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        parsed = None
-    if isinstance(parsed, dict):
-        exchange.response_message = parsed
-        usage = parsed.get("usage")
+    content, message = opened.adapter.message_body(raw, opened.call)
+    exchange.status = opened.upstream.status
+    exchange.response_body = cap_text(content)
+    if content is not raw:
+        exchange.upstream_response_body = cap_text(raw)
+    if message is not None:
+        exchange.response_message = message
+        usage = message.get("usage")
         exchange.usage = usage if isinstance(usage, dict) else {}
-    response = HttpResponse(body, status=upstream.status)
-    apply_headers(response, exchange, relayable(upstream.headers))
+    response = HttpResponse(content, status=opened.upstream.status, content_type="application/json")
+    upstream_headers = (
+        []
+        if content is not raw
+        else [(n, v) for n, v in relayable(opened.upstream.headers) if n.lower() != "content-type"]
+    )
+    apply_headers(response, exchange, upstream_headers)
     return response
 
 
-async def relay_upstream_error(upstream: UpstreamResponse, exchange: Exchange) -> HttpResponse:
-    """An upstream 4xx/5xx, passed on in Anthropic shape with its status."""
+async def upstream_error_response(
+    upstream: UpstreamResponse, adapter: Adapter, exchange: Exchange
+) -> HttpResponse:
+    """An upstream 4xx/5xx in Anthropic shape; noted on the exchange."""
     try:
         body = await upstream.aread()
     except UpstreamError:
@@ -255,33 +393,14 @@ async def relay_upstream_error(upstream: UpstreamResponse, exchange: Exchange) -
     finally:
         await upstream.aclose()
     body = body[:MAX_ERROR_BODY_BYTES]
-    error = anthropic_error_from(upstream.status, body)
-    exchange.status = upstream.status
+    status, error = adapter.error_body(upstream.status, body, _header(upstream, "content-type"))
+    exchange.status = status
     exchange.outcome = Outcome.UPSTREAM_ERROR
     exchange.error_type = error["error"]["type"]
     exchange.error_message = error["error"]["message"]
-    exchange.response_body = cap_text(body)
+    exchange.upstream_response_body = cap_text(body)
     extra = [(n, v) for n, v in relayable(upstream.headers) if n.lower() != "content-type"]
-    return json_response(error, status=upstream.status, exchange=exchange, extra=extra)
-
-
-def anthropic_error_from(status: int, body: bytes) -> dict[str, Any]:
-    """The upstream's error if it is Anthropic-shaped, else one made from its text."""
-    try:
-        parsed = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        parsed = None
-    if (
-        isinstance(parsed, dict)
-        and parsed.get("type") == "error"
-        and isinstance(parsed.get("error"), dict)
-        and isinstance(parsed["error"].get("type"), str)
-    ):
-        parsed["error"].setdefault("message", "")
-        return parsed
-    text = body.decode("utf-8", "replace").strip()
-    message = f"upstream answered HTTP {status}" + (f": {text[:500]}" if text else "")
-    return error_body(error_type_for_status(status), message)
+    return json_response(error, status=status, exchange=exchange, extra=extra)
 
 
 def reject(exc: GatewayError, exchange: Exchange) -> HttpResponse:
@@ -311,13 +430,24 @@ async def count_tokens(request: HttpRequest) -> HttpResponse:
         exchange.note_request(payload)
         exchange.stream = False
         validate_messages_request(payload, need_max_tokens=False)
-        decision = await route(payload, request, exchange)
-        upstream = await send_upstream(
-            build_upstream_request(request, exchange, payload, body, decision), exchange
-        )
-        if upstream.status >= 400:
-            return await relay_upstream_error(upstream, exchange)
-        return await relay_message(upstream, exchange)
+        decision = await route(payload, exchange)
+        opened = await open_upstream(request, exchange, payload, body, decision, "count_tokens")
+        if isinstance(opened, HttpResponse):
+            return opened
+        if opened.upstream is None:  # the target cannot count: estimate here
+            exchange.provider, exchange.target_model = (
+                opened.call.provider.name,
+                opened.call.target_model,
+            )
+            exchange.status = 200
+            response = json_response(
+                {"input_tokens": estimate_input_tokens(payload)},
+                status=200,
+                exchange=exchange,
+                extra=[("x-switchboard-token-count", "estimated")],
+            )
+            return response
+        return await relay_message(opened, exchange)
     except GatewayError as exc:
         return reject(exc, exchange)
     except Exception:
@@ -329,7 +459,7 @@ async def count_tokens(request: HttpRequest) -> HttpResponse:
 
 # --- GET /v1/models ------------------------------------------------------------------
 async def models(request: HttpRequest) -> HttpResponse:
-    """Routable model names: aliases first, then the default provider's own list."""
+    """Routable model names: aliases, mapped and rule targets, then the default's own list."""
     exchange = start_exchange(request, "models")
     try:
         config = await routing_config()
@@ -337,6 +467,10 @@ async def models(request: HttpRequest) -> HttpResponse:
             model_entry(alias, f"{a.provider}:{a.model}")
             for alias, a in sorted(config.aliases.items())
         ]
+        for name, provider in sorted(config.providers.items()):
+            if provider.wire_format != "anthropic":
+                for model in _models_routed_to(config, name):
+                    listed.append(model_entry(f"{name},{model}", f"{name}:{model}"))
         listed.extend(await default_provider_models(request, exchange, config))
         seen: set[str] = set()
         data = [m for m in listed if not (m["id"] in seen or seen.add(m["id"]))]
@@ -356,6 +490,16 @@ async def models(request: HttpRequest) -> HttpResponse:
         exchange.finish()
 
 
+def _models_routed_to(config: RoutingConfig, provider: str) -> list[str]:
+    """Every model some alias, mapping, rule or fallback sends to `provider`."""
+    refs = [(a.provider, a.model) for a in config.aliases.values()]
+    refs += [(m.provider, m.model) for m in config.mappings.values()]
+    refs += [(r.provider, r.model) for r in config.rules if r.model]
+    for owner in (*config.aliases.values(), *config.mappings.values(), *config.rules):
+        refs += [(f.provider, f.model) for f in owner.fallbacks]
+    return sorted({model for name, model in refs if name == provider})
+
+
 def model_entry(model_id: str, display_name: str) -> dict[str, Any]:
     return {
         "type": "model",
@@ -372,8 +516,13 @@ async def default_provider_models(
     provider = config.provider(config.default_provider)
     if provider is None or provider.wire_format != "anthropic":
         return []
-    credential = pick_credential(provider)
-    exchange.begin_attempt(provider.name, credential.label if credential else "client", "")
+    try:
+        credential = accounts.pick(provider)
+    except AccountsCoolingDown:
+        return []
+    attempt = exchange.begin_attempt(
+        provider.name, credential.label if credential else "client", ""
+    )
     upstream_request = anthropic.build_request(
         method="GET",
         path="/v1/models",
@@ -384,24 +533,24 @@ async def default_provider_models(
         credential=credential,
     )
     try:
-        upstream = await send_upstream(upstream_request, exchange)
+        upstream = await get_transport().send(upstream_request)
         try:
             body = await upstream.aread()
         finally:
             await upstream.aclose()
-    except UpstreamError:
+    except UpstreamError as exc:
+        exchange.end_attempt(attempt, status=None, error=exc.message)
         return []
+    exchange.end_attempt(attempt, status=upstream.status)
     if upstream.status != 200:
         return []
     try:
         data = orjson.loads(body).get("data")
     except (orjson.JSONDecodeError, AttributeError):
         return []
-    return (
-        [m for m in data if isinstance(m, dict) and isinstance(m.get("id"), str)]
-        if isinstance(data, list)
-        else []
-    )
+    if not isinstance(data, list):
+        return []
+    return [m for m in data if isinstance(m, dict) and isinstance(m.get("id"), str)]
 
 
 # --- any other /v1/* path: passed through to the default Anthropic provider --------------
@@ -418,24 +567,34 @@ async def passthrough(request: HttpRequest, rest: str = "") -> HttpResponse:
                 f"{request.path} is only available through an Anthropic-format "
                 "default provider, and none is configured"
             )
-        exchange.route, exchange.route_reason = "passthrough", f"default provider {provider.name!r}"
-        credential = pick_credential(provider)
-        exchange.begin_attempt(provider.name, credential.label if credential else "client", "")
-        upstream = await send_upstream(
-            anthropic.build_request(
-                method=request.method or "GET",
-                path=request.path,
-                query=request.META.get("QUERY_STRING", ""),
-                body=body,
-                client_headers=exchange.headers,
-                provider=provider,
-                credential=credential,
-            ),
-            exchange,
+        exchange.route = "passthrough"
+        exchange.route_reason = f"default provider {provider.name!r}"
+        try:
+            credential = accounts.pick(provider)
+        except AccountsCoolingDown as exc:
+            raise UpstreamOverloaded(str(exc)) from None
+        attempt = exchange.begin_attempt(
+            provider.name, credential.label if credential else "client", ""
         )
+        try:
+            upstream = await get_transport().send(
+                anthropic.build_request(
+                    method=request.method or "GET",
+                    path=request.path,
+                    query=request.META.get("QUERY_STRING", ""),
+                    body=body,
+                    client_headers=exchange.headers,
+                    provider=provider,
+                    credential=credential,
+                )
+            )
+        except UpstreamError as exc:
+            exchange.end_attempt(attempt, status=None, error=exc.message)
+            raise
+        exchange.end_attempt(attempt, status=upstream.status)
         exchange.status = upstream.status
         if upstream.status >= 400:
-            return await relay_upstream_error(upstream, exchange)
+            return await upstream_error_response(upstream, adapter_for("anthropic"), exchange)
         handed_off = True
         response = StreamingHttpResponse(raw_chunks(upstream, exchange), status=upstream.status)
         apply_headers(response, exchange, relayable(upstream.headers))

@@ -77,14 +77,3 @@ def test_a_batch_the_database_refuses_is_kept_on_disk_and_replayed(writer, monke
     assert RequestLog.objects.filter(request_id="innocent").count() == 1
     assert RequestLog.objects.filter(request_id="taken").count() == 1
     assert not spill.exists()
-
-
-def test_a_writer_restarts_its_thread_in_a_forked_child(writer, monkeypatch):
-    writer.enqueue(row("before"))
-    assert writer.flush(10)
-    monkeypatch.setattr(writer_module.os, "getpid", lambda: -1)
-
-    writer.enqueue(row("after"))
-
-    assert writer.flush(10)
-    assert RequestLog.objects.filter(request_id="after").exists()

@@ -5,16 +5,21 @@ re-encoded with only `model` replaced when it did not. Client headers are
 forwarded (hop-by-hop ones dropped); the client's own `x-api-key` or
 `Authorization` (Claude subscription OAuth tokens included) goes through
 unless the provider holds a stored credential, which then replaces it.
+Answers are relayed byte for byte; a copy of a stream is decoded for the log.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
 
+from providers.base import Call, Prepared
+from providers.errors import error_body, error_type_for_status
 from providers.headers import forwardable
-from providers.transport import UpstreamRequest
+from providers.sse import SSEDecoder, SSELineTooLong
+from providers.transport import UpstreamRequest, UpstreamResponse
 from routing.config import CredentialConfig, ProviderConfig
 
 CLIENT_AUTH_HEADERS = frozenset({"x-api-key", "authorization"})
@@ -74,3 +79,74 @@ def build_request(
         read_timeout=provider.read_timeout,
         provider=provider.name,
     )
+
+
+def anthropic_error_from(status: int, body: bytes) -> dict[str, Any]:
+    """The upstream's error if it is Anthropic-shaped, else one made from its text."""
+    try:
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        parsed = None
+    if (
+        isinstance(parsed, dict)
+        and parsed.get("type") == "error"
+        and isinstance(parsed.get("error"), dict)
+        and isinstance(parsed["error"].get("type"), str)
+    ):
+        parsed["error"].setdefault("message", "")
+        return parsed
+    text = body.decode("utf-8", "replace").strip()
+    message = f"upstream answered HTTP {status}" + (f": {text[:500]}" if text else "")
+    return error_body(error_type_for_status(status), message)
+
+
+class AnthropicAdapter:
+    wire_format = "anthropic"
+
+    def _prepared(self, call: Call, path: str) -> Prepared:
+        body = body_for_model(call.raw_body, call.payload, call.requested_model, call.target_model)
+        return Prepared(
+            request=build_request(
+                method="POST",
+                path=path,
+                query=call.query,
+                body=body,
+                client_headers=call.client_headers,
+                provider=call.provider,
+                credential=call.credential,
+            ),
+            translated=False,
+        )
+
+    def messages_request(self, call: Call) -> Prepared:
+        return self._prepared(call, call.path)
+
+    def count_tokens_request(self, call: Call) -> Prepared | None:
+        return self._prepared(call, call.path)
+
+    async def relay_stream(self, upstream: UpstreamResponse, call: Call) -> AsyncIterator[bytes]:
+        decoder: SSEDecoder | None = SSEDecoder()
+        async for chunk in upstream.aiter_raw():
+            if not chunk:
+                continue
+            yield chunk
+            if decoder is None:
+                continue
+            try:
+                for event in decoder.feed(chunk):
+                    call.message.feed(event)
+            except SSELineTooLong:
+                decoder = None  # keep relaying; the log keeps what it has
+        if decoder is not None:
+            for event in decoder.flush():
+                call.message.feed(event)
+
+    def message_body(self, body: bytes, call: Call) -> tuple[bytes, dict[str, Any] | None]:
+        try:
+            parsed = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return body, None
+        return body, parsed if isinstance(parsed, dict) else None
+
+    def error_body(self, status: int, body: bytes, content_type: str) -> tuple[int, dict]:
+        return status, anthropic_error_from(status, body)

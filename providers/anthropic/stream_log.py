@@ -38,6 +38,14 @@ class MessageAccumulator:
         if handler is not None:
             handler(data)
 
+    def feed_event(self, name: str, data: dict[str, Any]) -> None:
+        """Feed an event the gateway built itself (translation), already parsed."""
+        if name == "ping":
+            return
+        handler = getattr(self, f"_on_{data.get('type', name)}", None)
+        if handler is not None:
+            handler(data)
+
     def _on_message_start(self, data: dict[str, Any]) -> None:
         message = data.get("message") or {}
         self.message = {k: v for k, v in message.items() if k != "content"}

@@ -1,4 +1,4 @@
-"""pick_credential: smooth weighted round-robin over a provider's stored credentials.
+"""Account rotation (smooth weighted round-robin) and cooldowns.
 
 The rotation state is module-global, keyed by provider name, so each test
 uses provider names of its own.
@@ -6,11 +6,17 @@ uses provider names of its own.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections import Counter
+from email.utils import formatdate
 
-from providers.credentials import pick_credential
+import pytest
+
+from providers.accounts import AccountPool, AccountsCoolingDown, accounts, parse_retry_after
 from routing.config import CredentialConfig, ProviderConfig
+
+pick_credential = accounts.pick
 
 
 def provider(*credentials: CredentialConfig, name: str | None = None) -> ProviderConfig:
@@ -93,3 +99,68 @@ def test_it_keeps_rotating_across_config_reloads_of_the_same_provider() -> None:
     creds = (CredentialConfig("a", "x"), CredentialConfig("b", "y"))
     assert picks(provider(*creds, name=name), 1) == ["a"]
     assert picks(provider(*creds, name=name), 1) == ["b"]
+
+
+def test_an_account_that_got_a_429_rests_for_the_retry_after_and_is_skipped() -> None:
+    pool = AccountPool()
+    prov = provider(CredentialConfig("a", "x"), CredentialConfig("b", "y"))
+    seconds = pool.cool_down(prov.name, "a", 429, "7")
+
+    assert seconds == 7
+    assert {pool.pick(prov).label for _ in range(4)} == {"b"}
+    assert 6 < pool.cooling()[(prov.name, "a")] <= 7
+
+
+def test_the_default_rest_depends_on_the_status() -> None:
+    pool = AccountPool()
+    assert pool.cool_down("p", "a", 429, None) == 60
+    assert pool.cool_down("p", "b", 529, None) == 30
+    assert pool.cool_down("p", "c", 401, None) == 600
+
+
+def test_an_absurd_retry_after_is_capped_at_an_hour() -> None:
+    assert AccountPool().cool_down("p", "a", 429, "99999999") == 3600
+
+
+def test_it_raises_when_every_account_rests_and_says_when_one_is_back() -> None:
+    pool = AccountPool()
+    prov = provider(CredentialConfig("a", "x"), CredentialConfig("b", "y"))
+    pool.cool_down(prov.name, "a", 429, "30")
+    pool.cool_down(prov.name, "b", 429, "10")
+
+    with pytest.raises(AccountsCoolingDown) as caught:
+        pool.pick(prov)
+
+    assert 9 < caught.value.seconds <= 10
+    assert "every account of provider" in str(caught.value)
+
+
+def test_excluded_accounts_are_not_picked_again_in_the_same_request() -> None:
+    pool = AccountPool()
+    prov = provider(CredentialConfig("a", "x"), CredentialConfig("b", "y"))
+    assert pool.pick(prov, frozenset({"a"})).label == "b"
+    with pytest.raises(AccountsCoolingDown):
+        pool.pick(prov, frozenset({"a", "b"}))
+
+
+def test_an_account_is_back_once_its_rest_is_over() -> None:
+    pool = AccountPool()
+    prov = provider(CredentialConfig("a", "x"))
+    pool.cool_down(prov.name, "a", 429, "0.05")
+    with pytest.raises(AccountsCoolingDown):
+        pool.pick(prov)
+    time.sleep(0.1)
+    assert pool.pick(prov).label == "a"
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [("12", 12.0), ("0", 0.0), ("1.5", 1.5), ("", None), (None, None), ("soon", None)],
+)
+def test_it_reads_retry_after_in_seconds(header, expected) -> None:
+    assert parse_retry_after(header) == expected
+
+
+def test_it_reads_retry_after_as_an_http_date() -> None:
+    seconds = parse_retry_after(formatdate(time.time() + 120, usegmt=True))
+    assert seconds is not None and 110 < seconds <= 120
