@@ -17,7 +17,7 @@ import sys
 from collections.abc import Sequence
 
 from bench.loadgen import LoadSpec, run_load
-from bench.processes import core_plan, pin_this_process
+from bench.processes import core_plan, interrupt_on_signals, pin_this_process
 from bench.stack import BenchStack, StackOptions, add_gateway_root_argument
 from bench.wire import WIRES
 
@@ -27,6 +27,7 @@ WARMUP_REQUESTS = 200
 #: Time limit of one block of sequential requests.
 BLOCK_TIME_LIMIT_S = 60.0
 WIRE = "anthropic"
+EXIT_INTERRUPTED = 130  # as a shell reports Ctrl-C
 
 
 def sequential_latencies(url: str, requests: int, warmup: int) -> tuple[list[float], int]:
@@ -54,6 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.requests < 1 or args.rounds < 1:
         parser.error("--requests and --rounds must be at least 1")
+    interrupt_on_signals()
     cores = core_plan()
     if cores is not None:
         pin_this_process(cores.load)
@@ -72,7 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     errors += failed
     except KeyboardInterrupt:
         print("interrupted; every process it started is stopped", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     if not direct or not gateway:
         print("no successful requests", file=sys.stderr)
         return 1

@@ -18,6 +18,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 
 #: The Switchboard checkout (bench/ lives in it); children run from here.
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,6 +54,19 @@ def core_plan() -> CorePlan | None:
 
 def pin_this_process(core: int) -> None:
     os.sched_setaffinity(0, {core})
+
+
+def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def interrupt_on_signals() -> None:
+    """SIGINT and SIGTERM both raise KeyboardInterrupt, so `finally` blocks stop the children.
+
+    SIGINT is re-armed because a shell starts background jobs with it ignored.
+    """
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _raise_interrupt)
 
 
 def free_port() -> int:

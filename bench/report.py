@@ -181,7 +181,7 @@ def variant_table(results: Sequence[VariantResult]) -> str:
 
 def error_lines(results: Sequence[ScenarioResult], variants: Sequence[VariantResult]) -> list[str]:
     """One line per distinct error sample, naming where it happened."""
-    lines = []
+    lines: list[str] = []
     for result in results:
         for target, measurement in (("direct", result.direct), ("gateway", result.gateway)):
             lines.extend(

@@ -19,21 +19,19 @@ import argparse
 import asyncio
 import os
 import platform
-import signal
 import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import orjson
 
 from bench.loadgen import LoadSpec, run_load
 from bench.mock_upstream import DEFAULT_CHUNK_DELAY_MS, DEFAULT_CHUNKS
-from bench.processes import ManagedProcess, core_plan, pin_this_process
+from bench.processes import ManagedProcess, core_plan, interrupt_on_signals, pin_this_process
 from bench.report import (
     Measurement,
     ScenarioResult,
@@ -58,7 +56,7 @@ QUICK_WARMUP_REQUESTS = 5
 #: Longest wait for the server to go idle after a measurement (its log writer catching up).
 SETTLE_TIMEOUT_S = 5.0
 QUICK_SETTLE_TIMEOUT_S = 0.3
-EXIT_INTERRUPTED = 130
+EXIT_INTERRUPTED = 130  # as a shell reports Ctrl-C
 
 
 @dataclass(frozen=True)
@@ -148,10 +146,6 @@ def load_average() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
-def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="a few requests per scenario (CI)")
@@ -174,10 +168,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.chunks = QUICK_CHUNKS if args.quick else DEFAULT_CHUNKS
     if args.chunks < 1:
         parser.error("--chunks must be at least 1")
-    # Both end in KeyboardInterrupt, so `finally` blocks stop the children (SIGINT is
-    # re-armed because a shell starts background jobs with it ignored).
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, _raise_interrupt)
+    interrupt_on_signals()
     try:
         return run(RunPlan.from_args(args), args)
     except KeyboardInterrupt:

@@ -21,11 +21,13 @@ from django.core.asgi import get_asgi_application
 django_app = get_asgi_application()  # sets Django up before the imports below
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
+from django.conf import settings  # noqa: E402
 
 from proxysite.gateway_handler import GatewayASGIHandler  # noqa: E402
 from proxysite.websockets import websocket_urlpatterns  # noqa: E402
 from requestlog.writer import log_writer  # noqa: E402
 from routing import snapshot  # noqa: E402
+from routing.agent_sync import AgentWatcher  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -62,8 +64,10 @@ async def lifespan_app(scope, receive, send):
 
 
 def warm_up() -> None:
-    """Load the routing config and start the background threads before serving."""
+    """Sync agent files, load the routing config, start the background threads."""
     try:
+        if settings.SWITCHBOARD_AGENT_SCAN_SECONDS > 0:
+            AgentWatcher().poll()
         snapshot.load()
     except Exception:
         logger.exception("routing config not loaded at start (did you run migrate?)")

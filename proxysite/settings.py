@@ -90,8 +90,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
     }
-    # Tests use a file so a real Daphne process can share the test database.
-    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test-switchboard.sqlite3")}
+    # Tests use a file so a real Daphne process can share the test database; one
+    # per test run, so that two runs in one checkout do not clobber each other.
+    DATABASES["default"]["TEST"] = {
+        "NAME": str(DATA_DIR / f"test-switchboard-{os.getpid()}.sqlite3")
+    }
     DATA_DIR.mkdir(parents=True, exist_ok=True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -145,6 +148,11 @@ SWITCHBOARD_BACKGROUND_MODELS = envlist("SWITCHBOARD_BACKGROUND_MODELS", ["*haik
     )
     if name
 ]
+# Where Claude Code subagent definitions (*.md) are discovered: os.pathsep-separated
+# directories; unset = ./.claude/agents then ~/.claude/agents.
+SWITCHBOARD_AGENT_DIRS = os.environ.get("SWITCHBOARD_AGENT_DIRS", "")
+# How often the agent directories are rescanned (seconds); 0 turns discovery off.
+SWITCHBOARD_AGENT_SCAN_SECONDS = envfloat("SWITCHBOARD_AGENT_SCAN_SECONDS", 2.0, minimum=0)
 # How often each worker checks whether another process changed the routing config.
 SWITCHBOARD_CONFIG_POLL_SECONDS = envfloat("SWITCHBOARD_CONFIG_POLL_SECONDS", 1.0, minimum=0.05)
 

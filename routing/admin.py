@@ -1,13 +1,28 @@
-"""Admin for the routing config. Credentials are write-only: the secret field is
-never rendered back, only a masked hint; leaving it blank keeps the old one."""
+"""Admin for the routing config.
+
+Credentials are write-only: the secret field is never rendered back, only a
+masked hint; leaving it blank keeps the old one. Agents can be discovered on
+disk (rescan action) or pasted as a whole `.md` file for a gateway that runs
+on another machine than Claude Code.
+"""
 
 from __future__ import annotations
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db import models
+from django.http import HttpRequest
 
-from routing.models import Credential, ModelAlias, Provider
+from routing.agent_sync import configured_scanner, sync_agents
+from routing.agents import AgentFileError, parse_agent_file
+from routing.models import (
+    AgentDefinition,
+    Credential,
+    ModelAlias,
+    Provider,
+    RoutingRule,
+    SubagentMapping,
+)
 
 
 class CredentialForm(forms.ModelForm):
@@ -52,14 +67,22 @@ class CredentialInline(admin.TabularInline):
 
 @admin.register(Provider)
 class ProviderAdmin(admin.ModelAdmin):
-    list_display = ["name", "wire_format", "base_url", "enabled", "is_default", "credential_count"]
+    list_display = [
+        "name",
+        "wire_format",
+        "preset",
+        "base_url",
+        "enabled",
+        "is_default",
+        "credential_count",
+    ]
     list_filter = ["wire_format", "enabled"]
     search_fields = ["name", "base_url"]
     inlines = [CredentialInline]
     # A base URL typed without a scheme means https (Django 6's default, chosen now).
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     fieldsets = [
-        (None, {"fields": ["name", "wire_format", "base_url", "enabled", "is_default"]}),
+        (None, {"fields": ["name", "wire_format", "preset", "base_url", "enabled", "is_default"]}),
         ("Connection", {"fields": ["connect_timeout", "read_timeout", "extra_headers"]}),
     ]
 
@@ -70,6 +93,163 @@ class ProviderAdmin(admin.ModelAdmin):
 
 @admin.register(ModelAlias)
 class ModelAliasAdmin(admin.ModelAdmin):
-    list_display = ["alias", "provider", "target_model", "enabled"]
+    list_display = ["alias", "provider", "target_model", "fallbacks", "enabled"]
     list_filter = ["provider", "enabled"]
     search_fields = ["alias", "target_model"]
+
+
+class AgentUploadForm(forms.ModelForm):
+    agent_file = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 16, "cols": 100}),
+        help_text="Paste a whole .claude/agents/NAME.md file (frontmatter and body); "
+        "name, description, model, tools and body are taken from it.",
+    )
+
+    class Meta:
+        model = AgentDefinition
+        fields = ["agent_file"]
+
+    def clean_agent_file(self) -> str:
+        text = self.cleaned_data.get("agent_file") or ""
+        if not text.strip():
+            if not self.instance.pk:
+                raise forms.ValidationError("Paste the agent's file.")
+            return text
+        try:
+            self.parsed = parse_agent_file(text, source="uploaded.md")
+        except AgentFileError as exc:
+            raise forms.ValidationError(str(exc)) from None
+        return text
+
+    def save(self, commit: bool = True) -> AgentDefinition:
+        agent = super().save(commit=False)
+        parsed = getattr(self, "parsed", None)
+        if parsed is not None:
+            agent.name = parsed.name
+            agent.description = parsed.description
+            agent.declared_model = parsed.model or ""
+            agent.tools = list(parsed.tools)
+            agent.body = parsed.body
+            agent.fingerprint = parsed.fingerprint
+            agent.source = AgentDefinition.SOURCE_UPLOADED
+            agent.present = True
+        if commit:
+            agent.save()
+        return agent
+
+
+@admin.register(AgentDefinition)
+class AgentDefinitionAdmin(admin.ModelAdmin):
+    form = AgentUploadForm
+    list_display = [
+        "name",
+        "fingerprint",
+        "declared_model",
+        "source",
+        "present",
+        "mapped_to",
+        "last_seen_at",
+        "last_matched_at",
+    ]
+    list_filter = ["source", "present"]
+    search_fields = ["name", "description", "fingerprint"]
+    readonly_fields = [
+        "name",
+        "description",
+        "declared_model",
+        "tools",
+        "fingerprint",
+        "source",
+        "path",
+        "present",
+        "last_seen_at",
+        "last_matched_at",
+        "body",
+    ]
+    actions = ["rescan"]
+    changelist_actions = ["rescan"]
+
+    @admin.display(description="mapped to")
+    def mapped_to(self, obj: AgentDefinition) -> str:
+        mapping = getattr(obj, "mapping", None)
+        if mapping is None:
+            return "—"
+        state = "" if mapping.enabled else " (disabled)"
+        return f"{mapping.provider.name}:{mapping.target_model}{state}"
+
+    @admin.action(description="Rescan agent directories now")
+    def rescan(self, request: HttpRequest, queryset=None) -> None:
+        scanner = configured_scanner()
+        report = sync_agents(scanner.scan())
+        self.message_user(
+            request,
+            f"Scanned {', '.join(str(d) for d in scanner.dirs)}: {report}.",
+            messages.WARNING if report.errors else messages.SUCCESS,
+        )
+        for message in report.errors:
+            self.message_user(request, message, messages.WARNING)
+
+
+@admin.register(SubagentMapping)
+class SubagentMappingAdmin(admin.ModelAdmin):
+    list_display = ["agent", "provider", "target_model", "fallbacks", "enabled"]
+    list_filter = ["provider", "enabled"]
+    autocomplete_fields = ["agent"]
+
+
+@admin.register(RoutingRule)
+class RoutingRuleAdmin(admin.ModelAdmin):
+    list_display = [
+        "priority",
+        "name",
+        "enabled",
+        "conditions",
+        "provider",
+        "target_model",
+        "fallbacks",
+        "sticky",
+    ]
+    list_display_links = ["name"]
+    list_editable = ["priority", "enabled"]
+    list_filter = ["enabled", "provider"]
+    fieldsets = [
+        (None, {"fields": ["name", "priority", "enabled", "sticky"]}),
+        (
+            "When (all set conditions must hold)",
+            {
+                "fields": [
+                    "model_glob",
+                    "subagent",
+                    "thinking",
+                    "min_input_tokens",
+                    "tool",
+                    "header_name",
+                    "header_value",
+                    "background",
+                ]
+            },
+        ),
+        ("Then", {"fields": ["provider", "target_model", "fallbacks"]}),
+    ]
+
+    @admin.display(description="when")
+    def conditions(self, obj: RoutingRule) -> str:
+        parts = []
+        if obj.model_glob:
+            parts.append(f"model ~ {obj.model_glob}")
+        if obj.subagent:
+            parts.append(f"subagent {obj.subagent}")
+        if obj.thinking:
+            parts.append(f"thinking {obj.thinking}")
+        if obj.min_input_tokens is not None:
+            parts.append(f"input ≥ {obj.min_input_tokens}")
+        if obj.tool:
+            parts.append(f"tool {obj.tool}")
+        if obj.header_name:
+            parts.append(
+                f"header {obj.header_name}" + (f"={obj.header_value}" if obj.header_value else "")
+            )
+        if obj.background:
+            parts.append(f"background {obj.background}")
+        return ", ".join(parts) or "always"

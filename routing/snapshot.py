@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from django.conf import settings
 from django.db import close_old_connections
@@ -197,13 +198,23 @@ def start_poller() -> None:
 
 
 def _poll_forever() -> None:
+    """Reload on a version change; rescan agent files every AGENT_SCAN_SECONDS."""
+    from routing.agent_sync import AgentWatcher
+
     interval = settings.SWITCHBOARD_CONFIG_POLL_SECONDS
+    scan_every = settings.SWITCHBOARD_AGENT_SCAN_SECONDS
+    watcher = AgentWatcher() if scan_every > 0 else None
+    next_scan = 0.0
     stop = threading.Event()
-    while not stop.wait(interval):
+    while True:
         try:
             close_old_connections()
+            if watcher is not None and time.monotonic() >= next_scan:
+                next_scan = time.monotonic() + scan_every
+                watcher.poll()  # a change saves rows, which bumps the version
             loaded = _current.version if _current is not None else None
             if loaded != stored_version():
                 load()
         except Exception:
             logger.exception("routing config poll failed; will retry")
+        stop.wait(min(interval, scan_every) if watcher is not None else interval)

@@ -1,6 +1,6 @@
 """Shared fixtures.
 
-- `fake_upstream`: a scripted fake provider on 127.0.0.1 (tests/fakes).
+- `fake_upstream`, `second_upstream`: scripted fake providers on 127.0.0.1 (tests/fakes).
 - `anthropic_provider`: the default `anthropic` provider, pointed at the fake.
 - `start_gateway`: starts the gateway as a real Daphne process on the test
   database, after the test has written its config; stopped at teardown.
@@ -15,11 +15,19 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from routing.models import Provider
+from tests.clients import close_all
 from tests.fakes.fixtures import fake_upstream
 from tests.fakes.upstream import FakeUpstream
 from tests.live_gateway import LiveGateway
 
 __all__ = ["fake_upstream"]
+
+
+@pytest.fixture(autouse=True)
+def _close_sdk_clients() -> Iterator[None]:
+    """Close every client made with tests.clients when the test ends."""
+    yield
+    close_all()
 
 
 @pytest.fixture
@@ -34,6 +42,13 @@ def anthropic_provider(transactional_db, fake_upstream: FakeUpstream) -> Provide
         },
     )
     return provider
+
+
+@pytest.fixture
+def second_upstream() -> Iterator[FakeUpstream]:
+    """Another fake provider, for fallbacks and translated targets."""
+    with FakeUpstream() as fake:
+        yield fake
 
 
 @pytest.fixture

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import anthropic
 import httpx
 
 from routing.models import ModelAlias
+from tests.clients import anthropic_client
 from tests.fakes.upstream import json_response
 
 HELLO = [{"role": "user", "content": "Hello"}]
@@ -26,7 +26,7 @@ def test_healthz_and_readyz_report_ok(gateway):
 
 def test_count_tokens_is_forwarded_to_an_anthropic_target(gateway, fake_upstream, log_rows):
     fake_upstream.queue(json_response({"input_tokens": 42}))
-    client = anthropic.Anthropic(base_url=gateway.url, api_key="k", max_retries=0)
+    client = anthropic_client(gateway.url, api_key="k", max_retries=0)
 
     count = client.messages.count_tokens(model="claude-x", messages=HELLO)
 
@@ -58,7 +58,7 @@ def test_models_lists_aliases_then_the_upstream_models(
             }
         )
     )
-    client = anthropic.Anthropic(base_url=gateway.url, api_key="k", max_retries=0)
+    client = anthropic_client(gateway.url, api_key="k", max_retries=0)
 
     ids = [m.id for m in client.models.list()]
 

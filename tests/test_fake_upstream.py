@@ -15,6 +15,7 @@ import httpx
 import openai
 import pytest
 
+from tests.clients import anthropic_client, openai_client
 from tests.fakes.upstream import (
     Behaviour,
     FakeUpstream,
@@ -44,12 +45,12 @@ def no_server_errors(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
     assert [r.getMessage() for r in records if r.levelno >= logging.ERROR] == []
 
 
-def anthropic_client(fake: FakeUpstream) -> anthropic.Anthropic:
-    return anthropic.Anthropic(base_url=fake.url, api_key="x", max_retries=0)
+def anthropic_sdk(fake: FakeUpstream) -> anthropic.Anthropic:
+    return anthropic_client(fake.url, api_key="x")
 
 
-def openai_client(fake: FakeUpstream) -> openai.OpenAI:
-    return openai.OpenAI(base_url=f"{fake.url}/v1", api_key="x", max_retries=0)
+def openai_sdk(fake: FakeUpstream) -> openai.OpenAI:
+    return openai_client(f"{fake.url}/v1", api_key="x")
 
 
 def sse_events(body: bytes) -> list[tuple[str | None, str]]:
@@ -73,7 +74,7 @@ def post_stream(fake: FakeUpstream, body: dict[str, object]) -> bytes:
 
 
 def test_it_answers_the_anthropic_sdk_with_a_message(fake_upstream: FakeUpstream) -> None:
-    with anthropic_client(fake_upstream) as client:
+    with anthropic_sdk(fake_upstream) as client:
         message = client.messages.create(model="claude-test", max_tokens=10, messages=USER)
 
     assert message.id.startswith("msg_fake_")
@@ -101,7 +102,7 @@ def test_it_streams_events_the_anthropic_sdk_accepts(fake_upstream: FakeUpstream
             usage={"input_tokens": 30, "output_tokens": 9, "cache_read_input_tokens": 5},
         )
     )
-    with anthropic_client(fake_upstream) as client:
+    with anthropic_sdk(fake_upstream) as client:
         with client.messages.stream(model="claude-test", max_tokens=10, messages=USER) as stream:
             message = stream.get_final_message()
 
@@ -161,7 +162,7 @@ def test_one_anthropic_message_answers_plain_and_streaming_requests_alike(
         {"type": "tool_use", "id": "toolu_9", "name": "f", "input": {"a": [1, 2]}},
     ]
     fake_upstream.set_default(anthropic_message(content=content, stop_reason="tool_use"))
-    with anthropic_client(fake_upstream) as client:
+    with anthropic_sdk(fake_upstream) as client:
         plain = client.messages.create(model="claude-test", max_tokens=10, messages=USER)
         with client.messages.stream(model="claude-test", max_tokens=10, messages=USER) as stream:
             streamed = stream.get_final_message()
@@ -175,7 +176,7 @@ def test_one_anthropic_message_answers_plain_and_streaming_requests_alike(
 def test_it_returns_the_default_message_as_text_deltas_when_asked_to_stream(
     fake_upstream: FakeUpstream,
 ) -> None:
-    with anthropic_client(fake_upstream) as client:
+    with anthropic_sdk(fake_upstream) as client:
         with client.messages.stream(model="claude-test", max_tokens=10, messages=USER) as stream:
             deltas = list(stream.text_stream)
 
@@ -196,7 +197,7 @@ def test_it_sends_anthropic_errors_the_sdk_maps_to_its_exceptions(
     fake_upstream: FakeUpstream, status: int, error_type: str, exception: type[Exception]
 ) -> None:
     fake_upstream.queue(anthropic_error(status, error_type, "nope", headers={"retry-after": "7"}))
-    with anthropic_client(fake_upstream) as client, pytest.raises(exception) as caught:
+    with anthropic_sdk(fake_upstream) as client, pytest.raises(exception) as caught:
         client.messages.create(model="claude-test", max_tokens=10, messages=USER)
 
     error = caught.value
@@ -217,7 +218,7 @@ def test_it_answers_the_openai_sdk_with_a_chat_completion(fake_upstream: FakeUps
             usage={"prompt_tokens_details": {"cached_tokens": 4}},
         )
     )
-    with openai_client(fake_upstream) as client:
+    with openai_sdk(fake_upstream) as client:
         completion = client.chat.completions.create(model="gpt-test", messages=USER)
 
     assert completion.id.startswith("chatcmpl-fake-") and completion.model == "gpt-test"
@@ -247,7 +248,7 @@ def test_it_streams_chunks_the_openai_sdk_accepts(fake_upstream: FakeUpstream) -
             reasoning_chunks=("mm", "m"),
         )
     )
-    with openai_client(fake_upstream) as client:
+    with openai_sdk(fake_upstream) as client:
         chunks = list(client.chat.completions.create(model="gpt-test", messages=USER, stream=True))
 
     *choice_chunks, usage_chunk = chunks
@@ -279,7 +280,7 @@ def test_one_openai_completion_streams_when_asked_and_adds_usage_only_on_request
     fake_upstream: FakeUpstream,
 ) -> None:
     fake_upstream.set_default(openai_completion("Hello there", usage={"completion_tokens": 2}))
-    with openai_client(fake_upstream) as client:
+    with openai_sdk(fake_upstream) as client:
         bare = list(client.chat.completions.create(model="m", messages=USER, stream=True))
         counted = list(
             client.chat.completions.create(
@@ -312,7 +313,7 @@ def test_it_sends_scripted_openai_chunks_verbatim_and_can_leave_out_done(
 
 def test_it_sends_openai_errors_the_sdk_understands(fake_upstream: FakeUpstream) -> None:
     fake_upstream.queue(openai_error(429, "slow down", "requests", code="rate_limit_exceeded"))
-    with openai_client(fake_upstream) as client, pytest.raises(openai.RateLimitError) as caught:
+    with openai_sdk(fake_upstream) as client, pytest.raises(openai.RateLimitError) as caught:
         client.chat.completions.create(model="m", messages=USER)
 
     assert caught.value.status_code == 429

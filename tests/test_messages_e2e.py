@@ -12,6 +12,7 @@ import pytest
 
 from requestlog.models import RequestLog
 from routing.models import Credential, ModelAlias
+from tests.clients import anthropic_client
 from tests.fakes.upstream import (
     anthropic_error,
     anthropic_message,
@@ -29,9 +30,7 @@ HELLO = [{"role": "user", "content": "Hello"}]
 
 
 def sdk(gateway, **kwargs) -> anthropic.Anthropic:
-    return anthropic.Anthropic(
-        base_url=gateway.url, api_key=CLIENT_KEY, max_retries=0, timeout=20, **kwargs
-    )
+    return anthropic_client(gateway.url, api_key=CLIENT_KEY, max_retries=0, timeout=20, **kwargs)
 
 
 def post(gateway, body: bytes | dict, *, path="/v1/messages", headers=None, timeout=20):
@@ -103,9 +102,7 @@ def test_it_tells_the_client_what_happened_in_response_headers(gateway):
 def test_it_forwards_an_oauth_bearer_token_when_the_provider_has_no_credential(
     gateway, fake_upstream
 ):
-    client = anthropic.Anthropic(
-        base_url=gateway.url, auth_token="sk-ant-oat01-subscription", max_retries=0
-    )
+    client = anthropic_client(gateway.url, auth_token="sk-ant-oat01-subscription", max_retries=0)
     client.messages.create(model="claude-x", max_tokens=5, messages=HELLO)
 
     received = fake_upstream.requests[0]

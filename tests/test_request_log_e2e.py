@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import anthropic
 import orjson
 
 from requestlog.models import RequestLog
+from tests.clients import anthropic_client
 
 HELLO = [{"role": "user", "content": "Hello there"}]
 
@@ -15,7 +15,7 @@ def test_rows_queued_for_a_late_batch_are_written_when_the_gateway_stops(
 ):
     # A flush interval far longer than the test: only the shutdown flush can write these.
     gateway = start_gateway(SWITCHBOARD_LOG_FLUSH_MS="600000", SWITCHBOARD_LOG_BATCH_SIZE="1000")
-    client = anthropic.Anthropic(base_url=gateway.url, api_key="k", max_retries=0)
+    client = anthropic_client(gateway.url, api_key="k", max_retries=0)
     for _ in range(3):
         client.messages.create(model="m", max_tokens=5, messages=HELLO)
     assert RequestLog.objects.count() == 0
@@ -26,7 +26,7 @@ def test_rows_queued_for_a_late_batch_are_written_when_the_gateway_stops(
 
 
 def test_the_conversation_key_is_claude_codes_session_id(gateway, log_rows):
-    client = anthropic.Anthropic(base_url=gateway.url, api_key="k", max_retries=0)
+    client = anthropic_client(gateway.url, api_key="k", max_retries=0)
     client.messages.create(
         model="m",
         max_tokens=5,
@@ -46,7 +46,7 @@ def test_the_conversation_key_is_claude_codes_session_id(gateway, log_rows):
 
 
 def test_times_are_stored_in_utc_and_bodies_are_kept(gateway, log_rows):
-    client = anthropic.Anthropic(base_url=gateway.url, api_key="k", max_retries=0)
+    client = anthropic_client(gateway.url, api_key="k", max_retries=0)
     client.messages.create(model="m", max_tokens=5, messages=HELLO)
 
     [row] = log_rows()

@@ -1,0 +1,34 @@
+"""SDK clients for tests, closed after each test (an unclosed pool warns, and warnings fail)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anthropic
+import openai
+
+_open: list[Any] = []
+
+
+def anthropic_client(base_url: str, **kwargs: Any) -> anthropic.Anthropic:
+    if "auth_token" not in kwargs:
+        kwargs.setdefault("api_key", "sk-ant-test")
+    kwargs.setdefault("max_retries", 0)
+    kwargs.setdefault("timeout", 20)
+    client = anthropic.Anthropic(base_url=base_url, **kwargs)
+    _open.append(client)
+    return client
+
+
+def openai_client(base_url: str, **kwargs: Any) -> openai.OpenAI:
+    kwargs.setdefault("api_key", "sk-test")
+    kwargs.setdefault("max_retries", 0)
+    kwargs.setdefault("timeout", 20)
+    client = openai.OpenAI(base_url=base_url, **kwargs)
+    _open.append(client)
+    return client
+
+
+def close_all() -> None:
+    while _open:
+        _open.pop().close()
