@@ -37,16 +37,28 @@ PREFLIGHT_PATHS = ("/", "/api/hello")
 
 def is_gateway_request(scope: dict) -> bool:
     path = scope["path"]
-    if path.startswith("/v1/") or path in GATEWAY_PATHS:
-        return True
-    return scope["method"] == "HEAD" and path in PREFLIGHT_PATHS
+    return path.startswith("/v1/") or path in GATEWAY_PATHS
+
+
+def is_preflight(scope: dict) -> bool:
+    """Claude Code's reachability check: `HEAD /` or `HEAD /api/hello`."""
+    return scope["method"] == "HEAD" and scope["path"] in PREFLIGHT_PATHS
+
+
+async def answer_preflight(send) -> None:
+    await send(
+        {"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"0")]}
+    )
+    await send({"type": "http.response.body", "body": b""})
 
 
 gateway_app = GatewayASGIHandler()
 
 
 async def http_app(scope, receive, send):
-    if is_gateway_request(scope):
+    if is_preflight(scope):
+        await answer_preflight(send)
+    elif is_gateway_request(scope):
         await gateway_app(scope, receive, send)
     else:
         await django_app(scope, receive, send)

@@ -44,6 +44,10 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "django_filters",
+    "drf_spectacular",
     "routing",
     "requestlog",
 ]
@@ -134,6 +138,10 @@ SWITCHBOARD_MAX_BODY_BYTES = envint("SWITCHBOARD_MAX_BODY_BYTES", 32 * 1024 * 10
 # Upstream timeouts (seconds) used when a provider row does not set its own.
 SWITCHBOARD_CONNECT_TIMEOUT = envfloat("SWITCHBOARD_CONNECT_TIMEOUT", 10.0, minimum=0.1)
 SWITCHBOARD_READ_TIMEOUT = envfloat("SWITCHBOARD_READ_TIMEOUT", 600.0, minimum=0.1)
+# Upstream HTTP client: aiohttp (default, fastest measured) or httpx.
+SWITCHBOARD_HTTP_CLIENT = envstr("SWITCHBOARD_HTTP_CLIENT", "aiohttp")
+if SWITCHBOARD_HTTP_CLIENT not in ("aiohttp", "httpx"):
+    raise ImproperlyConfigured("SWITCHBOARD_HTTP_CLIENT must be aiohttp or httpx")
 # Pooled upstream connections per worker.
 SWITCHBOARD_MAX_CONNECTIONS = envint("SWITCHBOARD_MAX_CONNECTIONS", 512, minimum=1)
 # Seconds a request may wait for a free pooled connection before a 529.
@@ -180,11 +188,40 @@ if len(SWITCHBOARD_ENCRYPTION_KEY) != 44:
         "print(Fernet.generate_key().decode())'"
     )
 
+# --- REST API ------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Switchboard API",
+    "DESCRIPTION": "Request log, conversations, statistics and routing configuration.",
+    "VERSION": "0.1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAdminUser"],
+}
+LOGIN_URL = "/admin/login/"
+# Days of request log kept by `manage.py prunelogs` (0 keeps everything).
+SWITCHBOARD_LOG_RETENTION_DAYS = envint("SWITCHBOARD_LOG_RETENTION_DAYS", 30, minimum=0)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": envstr("SWITCHBOARD_LOG_LEVEL", "INFO")},
-    "loggers": {"django.request": {"level": "ERROR"}},
+    "loggers": {
+        "django.request": {"level": "ERROR"},
+        # httpx logs every request URL at INFO; a provider URL may carry a key.
+        "httpx": {"level": "WARNING"},
+    },
 }

@@ -135,6 +135,12 @@ class Exchange:
         self.error_type = exc.error_type
         self.error_message = exc.message
 
+    def clear_error(self) -> None:
+        """A later attempt succeeded: the request's own outcome is not an error."""
+        self.status = 0
+        self.outcome = Outcome.COMPLETED
+        self.error_type = self.error_message = ""
+
     # --- the end ---------------------------------------------------------------
     def finish(self) -> None:
         """Hand the row to the background writer; later calls do nothing."""

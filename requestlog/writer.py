@@ -88,7 +88,10 @@ class LogWriter:
             return
         marker = _Stop()
         self._queue.put(marker)
-        if not marker.done.wait(timeout):
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+        if not marker.done.is_set() or (thread is not None and thread.is_alive()):
             logger.error("log writer did not drain within %.0fs at shutdown", timeout)
 
     # --- the thread ----------------------------------------------------------
@@ -153,7 +156,7 @@ class LogWriter:
                 close_old_connections()
                 RequestLog.objects.bulk_create([RequestLog(**row) for row in batch])
                 self.written += len(batch)
-                self._publish(batch)
+                self._after_write(batch)
                 return
             except Exception:
                 logger.exception(
@@ -165,6 +168,17 @@ class LogWriter:
                 time.sleep(delay)
                 delay *= 2
         self._spill(batch)
+
+    def _after_write(self, batch: list[dict[str, Any]]) -> None:
+        """Side effects of written rows; a failure here never loses the rows."""
+        try:
+            note_agent_matches(batch)
+        except Exception:
+            logger.exception("could not update agents' last match")
+        try:
+            self._publish(batch)
+        except Exception:
+            logger.exception("could not publish log rows to the live feed")
 
     def _publish(self, batch: list[dict[str, Any]]) -> None:
         """Hook for the live feed; a no-op until the dashboard listens."""
@@ -179,6 +193,22 @@ class LogWriter:
             logger.error("%d log rows kept in %s for `manage.py replaylogs`", len(batch), path)
         except OSError:
             logger.exception("could not keep %d log rows anywhere", len(batch))
+
+
+def note_agent_matches(batch: list[dict[str, Any]]) -> None:
+    """Stamp `last_matched_at` on the agent definitions these rows matched.
+
+    A queryset update, so no signal fires and the routing config is not reloaded.
+    """
+    from routing.models import AgentDefinition
+
+    latest: dict[str, Any] = {}
+    for row in batch:
+        name = row.get("subagent")
+        if name and not name.startswith("("):
+            latest[name] = max(latest.get(name, row["started_at"]), row["started_at"])
+    for name, when in latest.items():
+        AgentDefinition.objects.filter(name=name).update(last_matched_at=when)
 
 
 log_writer = LogWriter()

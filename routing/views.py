@@ -244,9 +244,11 @@ async def open_upstream(
                 return response  # the request itself is wrong: no fallback
             opened = Opened(upstream=upstream, adapter=adapter, call=call)
             if not _is_event_stream(upstream):
+                exchange.clear_error()  # an earlier attempt's failure is in its attempt row
                 return opened
             failure = await _start_stream(opened, exchange)
             if failure is None:
+                exchange.clear_error()
                 return opened
             attempt.error = failure.message
             last = failure
@@ -643,14 +645,16 @@ async def readyz(request: HttpRequest) -> HttpResponse:
         checks["database"] = "ok"
     except Exception as exc:
         checks["database"] = f"error: {type(exc).__name__}"
+    version = None
     try:
-        await routing_config()
+        version = (await routing_config()).version
         checks["routing_config"] = "ok"
     except Exception as exc:
         checks["routing_config"] = f"error: {type(exc).__name__}"
     ok = all(v == "ok" for v in checks.values())
+    body = {"status": "ok" if ok else "unavailable", "checks": checks, "config_version": version}
     return HttpResponse(
-        orjson.dumps({"status": "ok" if ok else "unavailable", "checks": checks}),
+        orjson.dumps(body),
         status=200 if ok else 503,
         content_type="application/json",
     )

@@ -106,6 +106,17 @@ class LiveGateway:
         self.process = None
         self._log.close()
 
+    def wait_for_config(self, version: int, timeout: float = 10.0) -> None:
+        """Block until the gateway runs config `version` (or newer) — hot reload at work."""
+        deadline = time.monotonic() + timeout
+        seen = None
+        while time.monotonic() < deadline:
+            seen = httpx.get(f"{self.url}/readyz", timeout=2).json().get("config_version")
+            if seen is not None and seen >= version:
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"gateway still on config {seen}, wanted {version}")
+
     def output(self) -> str:
         try:
             return self.log_path.read_text(errors="replace")[-5000:]
