@@ -23,6 +23,8 @@ django_app = get_asgi_application()  # sets Django up before the imports below
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from django.conf import settings  # noqa: E402
 
+from providers.accounts import accounts  # noqa: E402
+from providers.shared_state import SharedState  # noqa: E402
 from proxysite.gateway_handler import GatewayASGIHandler  # noqa: E402
 from proxysite.websockets import websocket_urlpatterns  # noqa: E402
 from requestlog.writer import log_writer  # noqa: E402
@@ -85,6 +87,9 @@ def warm_up() -> None:
         logger.exception("routing config not loaded at start (did you run migrate?)")
     snapshot.start_poller()
     log_writer.start()
+    if settings.REDIS_URL:
+        accounts.shared = SharedState(settings.REDIS_URL, accounts, snapshot.reload_if_newer)
+        accounts.shared.start()
 
 
 warm_up()

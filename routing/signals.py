@@ -12,6 +12,7 @@ from django.db.models import F
 from django.db.models.signals import post_delete, post_migrate, post_save
 from django.dispatch import receiver
 
+from providers.accounts import accounts
 from routing import snapshot
 from routing.models import (
     AgentDefinition,
@@ -30,7 +31,14 @@ def bump_config_version() -> None:
     updated = ConfigVersion.objects.filter(pk=1).update(version=F("version") + 1)
     if not updated:
         ConfigVersion.objects.get_or_create(pk=1, defaults={"version": 1})
-    transaction.on_commit(snapshot.reload_quietly)
+    transaction.on_commit(_after_commit)
+
+
+def _after_commit() -> None:
+    """Reload here, and tell the other workers (through Redis, when configured)."""
+    snapshot.reload_quietly()
+    if accounts.shared is not None:
+        accounts.shared.publish_config_change(snapshot.stored_version())
 
 
 def _on_config_change(sender, **kwargs) -> None:

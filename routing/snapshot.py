@@ -181,6 +181,13 @@ def reload_quietly() -> None:
         logger.exception("routing config reload failed; keeping the previous copy")
 
 
+def reload_if_newer(version: int) -> None:
+    """Another worker announced config `version` (via Redis): reload unless we have it."""
+    if _current is not None and _current.version >= version:
+        return
+    reload_quietly()
+
+
 def stored_version() -> int:
     from routing.models import ConfigVersion
 

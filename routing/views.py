@@ -652,7 +652,12 @@ async def readyz(request: HttpRequest) -> HttpResponse:
     except Exception as exc:
         checks["routing_config"] = f"error: {type(exc).__name__}"
     ok = all(v == "ok" for v in checks.values())
-    body = {"status": "ok" if ok else "unavailable", "checks": checks, "config_version": version}
+    body = {
+        "status": "ok" if ok else "unavailable",
+        "checks": checks,
+        "config_version": version,
+        "cooling_accounts": sorted(f"{p}/{label}" for p, label in accounts.cooling()),
+    }
     return HttpResponse(
         orjson.dumps(body),
         status=200 if ok else 503,
