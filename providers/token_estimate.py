@@ -52,19 +52,24 @@ def _blocks(content: Any) -> tuple[int, int]:
             continue
         kind = block.get("type")
         if kind == "text":
-            chars += len(block.get("text") or "")
+            chars += _len(block.get("text"))
         elif kind == "image":
             fixed += TOKENS_PER_IMAGE
         elif kind == "document":
             fixed += TOKENS_PER_DOCUMENT_PAGE_GUESS
         elif kind == "tool_use":
-            chars += len(orjson.dumps(block.get("input") or {})) + len(block.get("name") or "")
+            chars += len(orjson.dumps(block.get("input") or {})) + _len(block.get("name"))
         elif kind == "tool_result":
             inner_chars, inner_fixed = _blocks(block.get("content"))
             chars += inner_chars
             fixed += inner_fixed
         elif kind == "thinking":
-            chars += len(block.get("thinking") or "")
+            chars += _len(block.get("thinking"))
         else:
             chars += len(orjson.dumps(block))
     return chars, fixed
+
+
+def _len(value: Any) -> int:
+    """Length of a string field; anything else (validation lets odd shapes through) is 0."""
+    return len(value) if isinstance(value, str) else 0

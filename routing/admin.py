@@ -12,6 +12,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.db import models
 from django.http import HttpRequest
+from django.urls import path
 
 from routing.agent_sync import configured_scanner, sync_agents
 from routing.agents import AgentFileError, parse_agent_file
@@ -23,6 +24,7 @@ from routing.models import (
     RoutingRule,
     SubagentMapping,
 )
+from routing.try_route import try_route_view
 
 
 class CredentialForm(forms.ModelForm):
@@ -232,6 +234,16 @@ class RoutingRuleAdmin(admin.ModelAdmin):
         ),
         ("Then", {"fields": ["provider", "target_model", "fallbacks"]}),
     ]
+
+    def get_urls(self):
+        extra = [
+            path(
+                "try/",
+                self.admin_site.admin_view(lambda request: try_route_view(request, self)),
+                name="routing_routingrule_try",
+            )
+        ]
+        return extra + super().get_urls()
 
     @admin.display(description="when")
     def conditions(self, obj: RoutingRule) -> str:

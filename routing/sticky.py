@@ -87,6 +87,7 @@ class StickyLanes:
                 del self._lanes[key]
                 return None
             self._lanes.move_to_end(key)
+            self._lanes[key] = Pinned(pinned.decision, pinned.config_version, now)
             return pinned.decision
 
     def pin(self, key: str, decision: RouteDecision, config_version: int) -> None:

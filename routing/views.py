@@ -63,8 +63,9 @@ from routing.http import (
     read_body,
     start_exchange,
 )
-from routing.router import NoRoute, RequestSummary, RouteDecision, Target, decide
+from routing.router import NoRoute, RouteDecision, Target, decide
 from routing.sticky import is_turn_continuation, lane_key, sticky_lanes
+from routing.summary import subagent_label, summarize
 
 logger = logging.getLogger(__name__)
 
@@ -109,29 +110,11 @@ async def route(payload: dict[str, Any], exchange: Exchange) -> RouteDecision:
     """Match the subagent, then reuse the lane's pinned target or ask the router."""
     config = await routing_config()
     headers = exchange.header_map
-    match = config.matcher.match(payload.get("system"), headers) if config.matcher else None
-    agent = match.agent.name if match is not None and match.agent is not None else None
-    is_subagent_call = bool(match and match.is_subagent_call)
-    exchange.subagent = agent or ("(unknown subagent)" if is_subagent_call else "")
-    tools = payload.get("tools") if isinstance(payload.get("tools"), list) else []
-    summary = RequestSummary(
-        model=payload["model"],
-        headers=headers,
-        subagent=agent,
-        is_subagent_call=is_subagent_call,
-        thinking=_thinking_on(payload),
-        input_tokens=estimate_input_tokens(payload),
-        tools=tuple(
-            str(name)
-            for tool in tools
-            if isinstance(tool, dict)
-            for name in (tool.get("name"), tool.get("type"))
-            if name
-        ),
-    )
+    summary, _ = summarize(payload, headers, config)
+    exchange.subagent = subagent_label(summary)
     lane = lane_key(
         conversation_key(headers, payload),
-        headers.get("x-claude-code-agent-id") or agent or "main",
+        headers.get("x-claude-code-agent-id") or summary.subagent or "main",
         summary.model,
     )
     decision = None
@@ -149,11 +132,6 @@ async def route(payload: dict[str, Any], exchange: Exchange) -> RouteDecision:
         exchange.route = "sticky"
         exchange.route_reason = f"same turn as before, kept on {decision.target}: {decision.reason}"
     return decision
-
-
-def _thinking_on(payload: dict[str, Any]) -> bool:
-    thinking = payload.get("thinking")
-    return isinstance(thinking, dict) and thinking.get("type") in ("enabled", "adaptive")
 
 
 async def routing_config() -> RoutingConfig:
