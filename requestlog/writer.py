@@ -1,8 +1,8 @@
 """The off-path log writer: one daemon thread that bulk-inserts log rows in batches.
 
 The request path calls `enqueue(row)`: a non-blocking put on a SimpleQueue.
-The thread writes a batch every SWITCHBOARD_LOG_FLUSH_MS, or as soon as
-SWITCHBOARD_LOG_BATCH_SIZE rows wait. A thread rather than an asyncio task
+The thread writes a batch (one prepared INSERT, `fast_insert`) every
+SWITCHBOARD_LOG_FLUSH_MS, or as soon as SWITCHBOARD_LOG_BATCH_SIZE rows wait. A thread rather than an asyncio task
 because Daphne has no ASGI lifespan and tests run views on several loops; a
 thread is independent of whichever loop served the request.
 
@@ -55,6 +55,7 @@ class LogWriter:
         self._lock = threading.Lock()
         self.written = 0
         self.spilled = 0
+        self._inserter = None
 
     # --- called from the request path --------------------------------------
     def enqueue(self, row: dict[str, Any]) -> None:
@@ -148,13 +149,16 @@ class LogWriter:
             self._write(rest)
 
     def _write(self, batch: list[dict[str, Any]]) -> None:
+        from requestlog.fast_insert import RowInserter
         from requestlog.models import RequestLog
 
+        if self._inserter is None:
+            self._inserter = RowInserter(RequestLog)
         delay = RETRY_DELAY
         for attempt in range(1, WRITE_ATTEMPTS + 1):
             try:
                 close_old_connections()
-                RequestLog.objects.bulk_create([RequestLog(**row) for row in batch])
+                self._inserter.insert(batch)
                 self.written += len(batch)
                 self._after_write(batch)
                 return
