@@ -11,6 +11,7 @@ untouched and has no line limit.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import orjson
@@ -97,5 +98,10 @@ class SSEDecoder:
 
 
 def encode_event(event: str, data: object) -> bytes:
-    """One SSE event with compact JSON data, as Anthropic sends them."""
+    """One SSE event with compact JSON data (UTF-8, no spaces), as Anthropic sends them."""
     return b"event: " + event.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
+
+
+def encode_events(events: Iterable[tuple[str, object]]) -> bytes:
+    """Several events, concatenated (a translator call may yield many)."""
+    return b"".join(encode_event(name, data) for name, data in events)

@@ -33,7 +33,7 @@ from routing.agent_sync import AgentWatcher  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
-GATEWAY_PATHS = ("/healthz", "/readyz")
+GATEWAY_PATHS = ("/healthz", "/readyz", "/metrics")
 PREFLIGHT_PATHS = ("/", "/api/hello")
 
 

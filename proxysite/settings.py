@@ -18,6 +18,7 @@ from proxysite.env import (
     envfloat,
     envint,
     envlist,
+    envsecret,
     envstr,
     secret_from_file_or_new,
 )
@@ -131,6 +132,10 @@ STATIC_ROOT = DATA_DIR / "static"
 DATA_UPLOAD_MAX_MEMORY_SIZE = None
 
 # --- Gateway -----------------------------------------------------------------
+# Keys clients must send to use /v1/* (comma-separated); unset = open gateway.
+SWITCHBOARD_API_KEYS = [
+    key.strip() for key in (envsecret("SWITCHBOARD_API_KEYS") or "").split(",") if key.strip()
+]
 # Upstream used for the `anthropic` provider created on first start.
 SWITCHBOARD_UPSTREAM_URL = envstr("SWITCHBOARD_UPSTREAM_URL", "https://api.anthropic.com")
 # Largest request body accepted on /v1/* (Anthropic's own limit is 32 MB).

@@ -20,6 +20,7 @@ urlpatterns = [
     path("api/hello", views.preflight, name="preflight"),
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
+    path("metrics", views.prometheus_metrics, name="metrics"),
     path("admin/", admin.site.urls),
     path("", index, name="index"),
 ]

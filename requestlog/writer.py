@@ -25,6 +25,8 @@ import orjson
 from django.conf import settings
 from django.db import close_old_connections, connections
 
+from requestlog import metrics
+
 logger = logging.getLogger(__name__)
 
 #: Tries for one batch before its rows go to the spill file.
@@ -179,6 +181,10 @@ class LogWriter:
             note_agent_matches(batch)
         except Exception:
             logger.exception("could not update agents' last match")
+        try:
+            metrics.observe(batch)
+        except Exception:
+            logger.exception("could not count log rows in the metrics")
         try:
             self._publish(batch)
         except Exception:

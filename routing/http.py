@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import hmac
 from typing import Any
 
 import orjson
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
-from providers.errors import GatewayError, RequestTooLarge, error_body
+from providers.errors import AuthenticationFailed, GatewayError, RequestTooLarge, error_body
 from requestlog.exchange import Exchange
 
+#: Headers that may carry a gateway key (SWITCHBOARD_API_KEYS).
+GATEWAY_KEY_HEADERS = frozenset({"x-switchboard-key", "x-api-key", "authorization"})
 #: Set by the gateway's ASGI handler when a body went over the cap (its real size).
 BODY_TOO_LARGE_SCOPE_KEY = "switchboard.body_too_large"
 
@@ -39,6 +42,33 @@ def start_exchange(request: HttpRequest, endpoint: str) -> Exchange:
         path=request.path + (f"?{query}" if query else ""),
         headers=client_headers(request),
         client_ip=client_ip(request),
+    )
+
+
+def authenticate(exchange: Exchange) -> None:
+    """Require one of SWITCHBOARD_API_KEYS when any is configured.
+
+    The key may come in `x-switchboard-key` (so the client's own Anthropic
+    credentials still pass through), or in `x-api-key` / `Authorization:
+    Bearer`; a header that carried the gateway key is not forwarded upstream.
+    """
+    keys = settings.SWITCHBOARD_API_KEYS
+    if not keys:
+        return
+    for name, value in exchange.headers:
+        candidate = (
+            value[7:].strip()
+            if name == "authorization" and value[:7].lower() == ("bearer ")
+            else value.strip()
+        )
+        if name in GATEWAY_KEY_HEADERS and any(
+            hmac.compare_digest(candidate.encode(), key.encode()) for key in keys
+        ):
+            exchange.headers = [(n, v) for n, v in exchange.headers if n != name]
+            return
+    raise AuthenticationFailed(
+        "this gateway requires a key: send it in x-switchboard-key "
+        "(or x-api-key / Authorization: Bearer)"
     )
 
 

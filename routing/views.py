@@ -51,6 +51,7 @@ from providers.registry import adapter_for
 from providers.sse import encode_event
 from providers.token_estimate import estimate_input_tokens
 from providers.transport import UpstreamResponse, get_transport
+from requestlog import metrics
 from requestlog.conversation import conversation_key
 from requestlog.exchange import Exchange, cap_text, to_json_text
 from requestlog.models import Outcome
@@ -58,6 +59,7 @@ from routing import snapshot
 from routing.config import RoutingConfig
 from routing.http import (
     apply_headers,
+    authenticate,
     error_response,
     json_response,
     read_body,
@@ -83,6 +85,7 @@ async def messages(request: HttpRequest) -> HttpResponse:
     exchange = start_exchange(request, "messages")
     handed_off = False  # True once a streaming body owns exchange.finish()
     try:
+        authenticate(exchange)
         if request.method != "POST":
             raise InvalidRequest(f"{request.method} is not allowed here; use POST")
         body = read_body(request, exchange)
@@ -403,6 +406,7 @@ def internal_error(exchange: Exchange) -> HttpResponse:
 async def count_tokens(request: HttpRequest) -> HttpResponse:
     exchange = start_exchange(request, "count_tokens")
     try:
+        authenticate(exchange)
         if request.method != "POST":
             raise InvalidRequest(f"{request.method} is not allowed here; use POST")
         body = read_body(request, exchange)
@@ -442,6 +446,7 @@ async def models(request: HttpRequest) -> HttpResponse:
     """Routable model names: aliases, mapped and rule targets, then the default's own list."""
     exchange = start_exchange(request, "models")
     try:
+        authenticate(exchange)
         config = await routing_config()
         listed = [
             model_entry(alias, f"{a.provider}:{a.model}")
@@ -539,6 +544,7 @@ async def passthrough(request: HttpRequest, rest: str = "") -> HttpResponse:
     exchange = start_exchange(request, "passthrough")
     handed_off = False
     try:
+        authenticate(exchange)
         body = read_body(request, exchange)
         config = await routing_config()
         provider = config.provider(config.default_provider)
@@ -641,3 +647,9 @@ async def readyz(request: HttpRequest) -> HttpResponse:
         status=200 if ok else 503,
         content_type="application/json",
     )
+
+
+async def prometheus_metrics(request: HttpRequest) -> HttpResponse:
+    """Prometheus exposition of this worker's counters (requestlog.metrics)."""
+    body, content_type = metrics.exposition()
+    return HttpResponse(body, content_type=content_type)

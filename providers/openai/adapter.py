@@ -24,7 +24,7 @@ from providers.openai.presets import PRESETS, Preset
 from providers.openai.request_from_anthropic import translate_request
 from providers.openai.response_to_anthropic import translate_error, translate_response
 from providers.openai.stream_to_anthropic import StreamTranslator
-from providers.sse import ServerSentEvent, SSEDecoder, encode_event
+from providers.sse import ServerSentEvent, SSEDecoder, encode_events
 from providers.transport import UpstreamRequest, UpstreamResponse
 
 #: Seconds of upstream silence after which the client gets a `ping` event.
@@ -149,7 +149,7 @@ def _chunk_json(event: ServerSentEvent) -> Any:
 def _emit(events: list[tuple[str, dict[str, Any]]], call: Call) -> bytes:
     for name, data in events:
         call.message.feed_event(name, data)
-    return b"".join(encode_event(name, data) for name, data in events)
+    return encode_events(events)
 
 
 def _keep(buffer: bytearray, chunk: bytes) -> None:

@@ -2,7 +2,7 @@
 
 The caller parses each `data:` line of the upstream SSE stream into a dict
 and feeds it to a `StreamTranslator`; each call returns the Anthropic events
-(event name, data dict) to send, ready for `sse_encode.encode_event`.
+(event name, data dict) to send, ready for `providers.sse.encode_event`.
 
 `parse_chunk()` converts one chunk without any state (reasoning, text and
 tool-call pieces, finish_reason, usage); the class owns the event lifecycle.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from providers.openai.sse_encode import encode_event, encode_events
+from providers.sse import encode_event, encode_events
 
 
 def test_it_encodes_one_event_as_compact_json():
