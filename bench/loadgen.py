@@ -5,8 +5,11 @@ workers sharing one aiohttp session whose connector holds exactly that many
 connections, and stops early at `spec.duration_s`; requests still in flight
 get `IN_FLIGHT_GRACE_S` more, then count as errors. Every answer is checked
 (status 200, and complete for its wire format: JSON with `content`, or a
-stream whose last event is `message_stop`). Warm-up requests go first on the
-same connections and are not counted.
+stream whose last event is `message_stop`), whether the server passed it
+through or translated it. Warm-up requests go first on the same connections
+and are not counted; the warm-up sends no new request after
+`WARMUP_TIME_LIMIT_S`, though every connection gets its first. A spec with a
+`mix` cycles through several kinds of request (stream or not, model).
 
     python -m bench.loadgen http://127.0.0.1:9100/v1/messages --stream -c 32 -n 2000 -d 10
 """
@@ -28,6 +31,8 @@ from bench.wire import WIRES, Wire
 
 #: Seconds requests still in flight at the time limit may take to finish.
 IN_FLIGHT_GRACE_S = 5.0
+#: Seconds after which the warm-up sends no new request (each connection still gets one).
+WARMUP_TIME_LIMIT_S = 2.0
 #: Seconds one request may take before it counts as an error.
 REQUEST_TIMEOUT_S = 30.0
 #: The only hosts this tool will load: it is for measuring on this machine.
@@ -43,6 +48,15 @@ DEFAULT_HEADERS: Mapping[str, str] = {
 
 
 @dataclass(frozen=True)
+class RequestKind:
+    """One kind of request in a mixed load: streamed or not, and the model it names."""
+
+    stream: bool
+    #: Sent as `model` (None: the wire's default).
+    model: str | None = None
+
+
+@dataclass(frozen=True)
 class LoadSpec:
     url: str
     stream: bool
@@ -54,6 +68,11 @@ class LoadSpec:
     model: str | None = None
     warmup_requests: int = 0
     headers: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_HEADERS))
+    #: When set, request i is of kind `mix[i % len(mix)]`; `stream` and `model` are unused.
+    mix: tuple[RequestKind, ...] = ()
+
+    def kinds(self) -> tuple[RequestKind, ...]:
+        return self.mix or (RequestKind(stream=self.stream, model=self.model),)
 
 
 @dataclass(frozen=True)
@@ -68,6 +87,7 @@ class LoadResult:
     #: Time to the first body byte, streams only.
     ttfb_ms: Percentiles | None
     latencies_ms: tuple[float, ...] = field(repr=False, default=())
+    ttfbs_ms: tuple[float, ...] = field(repr=False, default=())
 
     @property
     def rps(self) -> float:
@@ -94,16 +114,19 @@ class _Tally:
 
     remaining: int
     deadline: float
+    claimed: int = 0
     latencies_ms: list[float] = field(default_factory=list)
     ttfbs_ms: list[float] = field(default_factory=list)
     errors: int = 0
     error_samples: list[str] = field(default_factory=list)
 
-    def claim(self) -> bool:
+    def claim(self) -> int | None:
+        """The number of the next request to send (0, 1, ...), or None when done."""
         if self.remaining <= 0 or time.perf_counter() >= self.deadline:
-            return False
+            return None
         self.remaining -= 1
-        return True
+        self.claimed += 1
+        return self.claimed - 1
 
     def fail(self, reason: str) -> None:
         self.errors += 1
@@ -111,13 +134,33 @@ class _Tally:
             self.error_samples.append(reason)
 
 
+@dataclass(frozen=True)
+class _Prepared:
+    """A request kind encoded once: whether it streams and its body."""
+
+    stream: bool
+    body: bytes
+
+
+def _prepare(spec: LoadSpec, wire: Wire) -> tuple[_Prepared, ...]:
+    prepared = []
+    for kind in spec.kinds():
+        body = (
+            wire.request_body(stream=kind.stream, model=kind.model)
+            if kind.model
+            else wire.request_body(stream=kind.stream)
+        )
+        prepared.append(_Prepared(stream=kind.stream, body=body))
+    return tuple(prepared)
+
+
 async def _one_request(
-    session: aiohttp.ClientSession, spec: LoadSpec, wire: Wire, body: bytes, tally: _Tally
+    session: aiohttp.ClientSession, spec: LoadSpec, wire: Wire, request: _Prepared, tally: _Tally
 ) -> None:
     started = time.perf_counter()
     try:
-        async with session.post(spec.url, data=body, headers=spec.headers) as response:
-            if spec.stream:
+        async with session.post(spec.url, data=request.body, headers=spec.headers) as response:
+            if request.stream:
                 first = await response.content.readany()
                 first_byte = time.perf_counter()
                 parts = [first]
@@ -135,7 +178,7 @@ async def _one_request(
     if status != 200:
         tally.fail(f"HTTP {status}: {payload[:120]!r}")
         return
-    problem = wire.check_stream(payload) if spec.stream else wire.check_message(payload)
+    problem = wire.check_stream(payload) if request.stream else wire.check_message(payload)
     if problem is not None:
         tally.fail(problem)
         return
@@ -145,19 +188,27 @@ async def _one_request(
 
 
 async def _worker(
-    session: aiohttp.ClientSession, spec: LoadSpec, wire: Wire, body: bytes, tally: _Tally
+    session: aiohttp.ClientSession,
+    spec: LoadSpec,
+    wire: Wire,
+    requests: tuple[_Prepared, ...],
+    tally: _Tally,
 ) -> None:
-    while tally.claim():
-        await _one_request(session, spec, wire, body, tally)
+    while (number := tally.claim()) is not None:
+        await _one_request(session, spec, wire, requests[number % len(requests)], tally)
 
 
 async def _drive(
-    session: aiohttp.ClientSession, spec: LoadSpec, wire: Wire, body: bytes, tally: _Tally
+    session: aiohttp.ClientSession,
+    spec: LoadSpec,
+    wire: Wire,
+    requests: tuple[_Prepared, ...],
+    tally: _Tally,
 ) -> float:
     """Run the workers until done or past the deadline plus grace; the seconds it took."""
     started = time.perf_counter()
     workers = [
-        asyncio.create_task(_worker(session, spec, wire, body, tally))
+        asyncio.create_task(_worker(session, spec, wire, requests, tally))
         for _ in range(spec.concurrency)
     ]
     try:
@@ -186,23 +237,20 @@ async def run_load(
             f"{spec.url} is not on this machine; the load generator only loads loopback"
         )
     wire = WIRES[spec.wire]
-    body = (
-        wire.request_body(stream=spec.stream, model=spec.model)
-        if spec.model
-        else wire.request_body(stream=spec.stream)
-    )
+    requests = _prepare(spec, wire)
     connector = aiohttp.TCPConnector(limit=spec.concurrency, force_close=False)
     timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S)
     async with aiohttp.ClientSession(
         connector=connector, timeout=timeout, auto_decompress=False, trust_env=False
     ) as session:
         if spec.warmup_requests:
-            warmup = _Tally(spec.warmup_requests, time.perf_counter() + spec.duration_s)
-            await _drive(session, spec, wire, body, warmup)
+            limit = min(spec.duration_s, WARMUP_TIME_LIMIT_S)
+            warmup = _Tally(spec.warmup_requests, time.perf_counter() + limit)
+            await _drive(session, spec, wire, requests, warmup)
         if after_warmup is not None:
             after_warmup()
         tally = _Tally(spec.requests, time.perf_counter() + spec.duration_s)
-        elapsed = await _drive(session, spec, wire, body, tally)
+        elapsed = await _drive(session, spec, wire, requests, tally)
     sent_all = tally.remaining == 0
     return LoadResult(
         ok=len(tally.latencies_ms),
@@ -213,6 +261,7 @@ async def run_load(
         latency_ms=summarize(tally.latencies_ms),
         ttfb_ms=summarize(tally.ttfbs_ms),
         latencies_ms=tuple(tally.latencies_ms),
+        ttfbs_ms=tuple(tally.ttfbs_ms),
     )
 
 
@@ -236,6 +285,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("url", help="e.g. http://127.0.0.1:9100/v1/messages (127.0.0.1 only)")
     parser.add_argument("--wire", choices=sorted(WIRES), default="anthropic")
     parser.add_argument("--stream", action="store_true")
+    parser.add_argument("--model", help="sent as `model` (default: the wire's)")
     parser.add_argument("-c", "--concurrency", type=int, default=1)
     parser.add_argument("-n", "--requests", type=int, default=1000)
     parser.add_argument("-d", "--duration", type=float, default=10.0, help="time limit, seconds")
@@ -248,6 +298,7 @@ def main(argv: list[str] | None = None) -> None:
         requests=args.requests,
         duration_s=args.duration,
         wire=args.wire,
+        model=args.model,
         warmup_requests=args.warmup,
     )
     result = asyncio.run(run_load(spec))

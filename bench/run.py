@@ -1,145 +1,97 @@
-"""The benchmark in one command: mock upstream, gateway, every scenario, a table and JSON.
+"""The benchmark in one command: mock upstream, gateway, peer, every section, tables and JSON.
 
-    python -m bench.run [--quick] [--requests N] [--duration S] [--json OUT]
+    python -m bench.run [--quick] [--peer litellm] [--gateway-root DIR] [--json OUT]
 
-Starts the mock upstream and the gateway (`daphne`, after `migrate` for a
-temporary data dir), the mock pinned to one core and the gateway to another
-when `taskset` and two cores are there; this process, the load generator,
-shares the mock's core so the gateway has its core to itself. Each scenario
-runs once straight at the mock and once through the gateway, then the
-gateway is restarted with body logging on and off for one scenario. Prints
-the tables and the gateway's peak RSS, writes JSON (bench/results/latest.json
-by default) and exits 1 if any request failed. Every child is stopped on
-the way out, on errors, Ctrl-C and SIGTERM too.
+Starts the mock upstream and the gateway (`daphne`, after `migrate` and the
+OpenAI-format provider and alias are set up in a temporary data dir), the
+mock pinned to one core and the gateway to the other when `taskset` and two
+cores are there; this process, the load generator, shares the mock's core
+so the gateway has its core to itself. With `--peer litellm` it installs
+LiteLLM proxy into bench/.peer-venv (first run only) and starts one LiteLLM
+worker on the gateway's core, configured to the same mock.
+
+In order: three memory rounds of mixed requests on the fresh gateway; each
+scenario (passthrough and translated) straight at the mock, through the
+gateway and at the peer; the ASGI servers and worker counts (the gateway
+restarted under uvicorn and as two Daphne workers on one socket); the
+gateway restarted with body logging on and off. Prints the tables and the
+issue's targets, writes JSON (bench/results/latest.json by default) and
+exits 1 if any request to the mock or the gateway failed (the peer's
+failures are reported, not counted). Every child is stopped on the way
+out, on errors, Ctrl-C and SIGTERM too. See bench/README.md.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import platform
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from bench.loadgen import LoadSpec, run_load
+from bench.loadgen import LoadResult
+from bench.measure import (
+    RunPlan,
+    run_memory,
+    run_scenario,
+    run_servers_and_workers,
+    run_variant,
+    uvicorn_missing,
+)
 from bench.mock_upstream import DEFAULT_CHUNK_DELAY_MS, DEFAULT_CHUNKS
-from bench.processes import ManagedProcess, core_plan, interrupt_on_signals, pin_this_process
+from bench.peer import LITELLM_VERSION, PEERS, ensure_litellm, litellm_launch
+from bench.processes import core_plan, interrupt_on_signals, pin_this_process
 from bench.report import (
-    Measurement,
     ScenarioResult,
     VariantResult,
     error_lines,
+    peer_table,
     scenario_table,
+    translation_comparisons,
+    translation_table,
     variant_table,
 )
-from bench.scenarios import LOG_BODY_VARIANTS, SCENARIOS, GatewayVariant, Scenario, scenario_named
-from bench.stack import BenchStack, StackOptions, add_gateway_root_argument
-from bench.wire import WIRES
+from bench.scenarios import LOG_BODY_VARIANTS, MEMORY_ROUNDS, SCENARIOS
+from bench.sections import (
+    MemoryResult,
+    ServerResult,
+    WorkersResult,
+    memory_table,
+    server_table,
+    workers_table,
+)
+from bench.stack import BenchStack, StackOptions, add_gateway_root_argument, clean_environment
+from bench.targets import (
+    latency_targets,
+    other_targets,
+    peer_targets,
+    targets_table,
+    translation_targets,
+)
 
 RESULTS_PATH = Path(__file__).resolve().parent / "results" / "latest.json"
-#: Time limit of one measurement (one scenario against one target).
-DEFAULT_DURATION_S = 8.0
-QUICK_DURATION_S = 3.0
 #: Text deltas per stream with --quick (fewer: the smoke is about working, not numbers).
 QUICK_CHUNKS = 5
-#: Uncounted requests before a measurement (at least one per connection).
-WARMUP_REQUESTS = 100
-QUICK_WARMUP_REQUESTS = 5
-#: Longest wait for the server to go idle after a measurement (its log writer catching up).
-SETTLE_TIMEOUT_S = 5.0
-QUICK_SETTLE_TIMEOUT_S = 0.3
 EXIT_INTERRUPTED = 130  # as a shell reports Ctrl-C
-
-
-@dataclass(frozen=True)
-class RunPlan:
-    quick: bool
-    duration_s: float
-    #: Overrides every scenario's request count.
-    requests: int | None
-    warmup_requests: int
-    settle_timeout_s: float
-
-    @classmethod
-    def from_args(cls, args: argparse.Namespace) -> RunPlan:
-        return cls(
-            quick=args.quick,
-            duration_s=args.duration or (QUICK_DURATION_S if args.quick else DEFAULT_DURATION_S),
-            requests=args.requests,
-            warmup_requests=QUICK_WARMUP_REQUESTS if args.quick else WARMUP_REQUESTS,
-            settle_timeout_s=QUICK_SETTLE_TIMEOUT_S if args.quick else SETTLE_TIMEOUT_S,
-        )
-
-    def requests_for(self, scenario: Scenario) -> int:
-        if self.requests is not None:
-            return self.requests
-        return scenario.quick_requests if self.quick else scenario.requests
-
-    def warmup_for(self, scenario: Scenario) -> int:
-        """Enough to open every connection first, except in quick mode (a smoke, not a number)."""
-        if self.quick:
-            return self.warmup_requests
-        return max(scenario.concurrency, self.warmup_requests)
-
-
-def measure(
-    plan: RunPlan, scenario: Scenario, url: str, wire: str, server: ManagedProcess
-) -> Measurement:
-    """Load `url` as `scenario` says; charge `server` the CPU it used, log writes included."""
-    spec = LoadSpec(
-        url=url,
-        stream=scenario.stream,
-        concurrency=scenario.concurrency,
-        requests=plan.requests_for(scenario),
-        duration_s=plan.duration_s,
-        wire=wire,
-        model=scenario.model,
-        warmup_requests=plan.warmup_for(scenario),
-    )
-    cpu_at_start: list[float | None] = []
-    result = asyncio.run(
-        run_load(spec, after_warmup=lambda: cpu_at_start.append(server.cpu_seconds()))
-    )
-    server.wait_until_idle(plan.settle_timeout_s)
-    before, after = (cpu_at_start or [None])[0], server.cpu_seconds()
-    cpu = after - before if before is not None and after is not None else None
-    return Measurement(load=result, server_cpu_s=cpu)
-
-
-def run_scenario(plan: RunPlan, stack: BenchStack, scenario: Scenario) -> ScenarioResult:
-    assert stack.mock is not None and stack.gateway is not None
-    upstream = WIRES[scenario.upstream_wire]
-    client = WIRES[scenario.client_wire]
-    direct = measure(
-        plan, scenario, stack.mock_url + upstream.path, scenario.upstream_wire, stack.mock
-    )
-    gateway = measure(
-        plan, scenario, stack.gateway_url + client.path, scenario.client_wire, stack.gateway
-    )
-    return ScenarioResult(scenario=scenario, direct=direct, gateway=gateway)
-
-
-def run_variant(plan: RunPlan, stack: BenchStack, variant: GatewayVariant) -> VariantResult:
-    scenario = scenario_named(variant.scenario)
-    gateway = stack.start_gateway(variant.env)
-    url = stack.gateway_url + WIRES[scenario.client_wire].path
-    measured = measure(plan, scenario, url, scenario.client_wire, gateway)
-    return VariantResult(variant=variant, gateway=measured, peak_rss_kib=gateway.peak_rss_kib())
+PEER_LABELS = {"litellm": "LiteLLM"}
 
 
 _CLOCK_START = time.monotonic()
 
 
 def progress(message: str) -> None:
-    print(f"[{time.monotonic() - _CLOCK_START:6.1f}s] {message}", file=sys.stderr, flush=True)
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(
+        f"[{time.monotonic() - _CLOCK_START:6.1f}s load {load}] {message}",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def load_average() -> list[float]:
@@ -151,6 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="a few requests per scenario (CI)")
     parser.add_argument("--requests", type=int, help="requests per measurement (all scenarios)")
     parser.add_argument("--duration", type=float, help="time limit per measurement, seconds")
+    parser.add_argument("--memory-requests", type=int, help="requests per memory round")
     parser.add_argument("--json", type=Path, default=RESULTS_PATH, help="where to write results")
     parser.add_argument(
         "--chunks",
@@ -158,10 +111,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         help=f"text deltas per stream (default {DEFAULT_CHUNKS}, {QUICK_CHUNKS} with --quick)",
     )
     parser.add_argument("--chunk-delay-ms", type=float, default=DEFAULT_CHUNK_DELAY_MS)
+    parser.add_argument(
+        "--peer",
+        choices=PEERS,
+        help=f"also measure this gateway (litellm: LiteLLM proxy {LITELLM_VERSION}, "
+        "installed into bench/.peer-venv on first use)",
+    )
     add_gateway_root_argument(parser)
     args = parser.parse_args(argv)
-    if args.requests is not None and args.requests < 1:
-        parser.error("--requests must be at least 1")
+    for name in ("requests", "memory_requests"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be at least 1")
     if args.duration is not None and args.duration <= 0:
         parser.error("--duration must be positive")
     if args.chunks is None:
@@ -176,11 +136,89 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
 
 
+class Sections:
+    """What one run measured, section by section."""
+
+    def __init__(self) -> None:
+        self.memory: MemoryResult | None = None
+        self.scenarios: list[ScenarioResult] = []
+        self.servers: list[ServerResult] = []
+        self.workers: list[WorkersResult] = []
+        self.variants: list[VariantResult] = []
+        self.gateway_peak_rss_kib: int | None = None
+        self.peer_peak_rss_kib: int | None = None
+        #: Load average (1, 5, 15 min) when each section ended.
+        self.load_averages: dict[str, list[float]] = {}
+
+    def ended(self, section: str) -> None:
+        self.load_averages[section] = load_average()
+
+    def gateway_loads(self) -> list[tuple[str, LoadResult]]:
+        """Every load against the mock or the gateway, labelled: these decide the exit code."""
+        loads: list[tuple[str, LoadResult]] = []
+        if self.memory is not None:
+            loads += [(f"memory round {r.number}", r.load) for r in self.memory.rounds]
+        for result in self.scenarios:
+            loads += [
+                (f"{result.scenario.name} direct", result.direct.load),
+                (f"{result.scenario.name} gateway", result.gateway.load),
+            ]
+        loads += [(f"{r.server} {r.scenario}", r.measurement.load) for r in self.servers]
+        loads += [(f"{w.workers} workers {w.scenario}", w.measurement.load) for w in self.workers]
+        loads += [(v.variant.name, v.gateway.load) for v in self.variants]
+        return loads
+
+    def peer_loads(self, peer: str) -> list[tuple[str, LoadResult]]:
+        return [
+            (f"{result.scenario.name} {peer}", result.peer.load)
+            for result in self.scenarios
+            if result.peer is not None
+        ]
+
+
+def measure_all(plan: RunPlan, options: StackOptions, peer: str | None) -> Sections:
+    """Every section of a run, on one stack; see the module docstring for the order."""
+    done = Sections()
+    progress("starting mock upstream and gateway ...")
+    with BenchStack(options) as stack:
+        if peer == "litellm":
+            progress("starting LiteLLM (in the background, on the gateway's core) ...")
+            launch = litellm_launch(stack.workdir, stack.mock_url, clean_environment())
+            stack.start_peer(launch, wait=False)
+        requests = plan.memory_round_requests
+        progress(f"memory: {MEMORY_ROUNDS} rounds of {requests:,} mixed requests ...")
+        done.memory = run_memory(plan, stack)
+        done.ended("memory")
+        if stack.peer is not None:
+            stack.wait_for_peer()
+        for scenario in SCENARIOS:
+            progress(f"measuring {scenario.name} ...")
+            done.scenarios.append(run_scenario(plan, stack, scenario))
+        done.ended("scenarios")
+        assert stack.gateway is not None
+        done.gateway_peak_rss_kib = stack.gateway.peak_rss_kib()
+        if stack.peer is not None:
+            done.peer_peak_rss_kib = stack.peer.peak_rss_kib()
+            stack.stop_peer()
+        progress("servers and workers: Daphne, 2 Daphne workers on one socket, uvicorn ...")
+        done.servers, done.workers = run_servers_and_workers(plan, stack)
+        done.ended("servers and workers")
+        for variant in LOG_BODY_VARIANTS:
+            progress(f"restarting the gateway: {variant.name} ...")
+            done.variants.append(run_variant(plan, stack, variant))
+        done.ended("body logging")
+    return done
+
+
 def run(plan: RunPlan, args: argparse.Namespace) -> int:
     started = time.monotonic()
     cores = core_plan()
     if cores is not None:
         pin_this_process(cores.load)
+    peer_version = None
+    if args.peer == "litellm":
+        peer_version = ensure_litellm(progress)
+        progress(f"LiteLLM {peer_version} in bench/.peer-venv")
     meta: dict[str, Any] = {
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "quick": plan.quick,
@@ -198,43 +236,99 @@ def run(plan: RunPlan, args: argparse.Namespace) -> int:
         cores=cores,
         gateway_root=args.gateway_root,
     )
-    results: list[ScenarioResult] = []
-    variants: list[VariantResult] = []
-    progress("starting mock upstream and gateway ...")
-    with BenchStack(options) as stack:
-        for scenario in SCENARIOS:
-            progress(f"measuring {scenario.name} ...")
-            results.append(run_scenario(plan, stack, scenario))
-        assert stack.gateway is not None
-        gateway_rss = stack.gateway.peak_rss_kib()
-        for variant in LOG_BODY_VARIANTS:
-            progress(f"restarting the gateway: {variant.name} ...")
-            variants.append(run_variant(plan, stack, variant))
+    done = measure_all(plan, options, args.peer)
     meta["load_average_after"] = load_average()
+    meta["load_average_by_section"] = done.load_averages
     meta["wall_s"] = round(time.monotonic() - started, 1)
-    errors = sum(r.errors for r in results) + sum(v.gateway.load.errors for v in variants)
+    peer_label = PEER_LABELS.get(args.peer or "", args.peer or "")
+    comparisons = translation_comparisons(done.scenarios)
+    by_name = {result.scenario.name: result for result in done.scenarios}
+    targets = [
+        *latency_targets(by_name),
+        *peer_targets(by_name, peer_label),
+        *translation_targets(comparisons),
+        *other_targets(
+            by_name, done.variants, done.memory, done.workers, done.gateway_peak_rss_kib
+        ),
+    ]
+    gateway_loads = done.gateway_loads()
+    errors = sum(load.errors for _, load in gateway_loads)
+    peer_loads = done.peer_loads(peer_label)
     document = {
         "meta": meta,
-        "scenarios": [r.as_dict() for r in results],
-        "gateway_variants": [v.as_dict() for v in variants],
-        "gateway_peak_rss_kib": gateway_rss,
+        "scenarios": [r.as_dict() for r in done.scenarios],
+        "translation": [c.as_dict() for c in comparisons],
+        "peer": None
+        if args.peer is None
+        else {
+            "name": args.peer,
+            "version": peer_version,
+            "peak_rss_kib": done.peer_peak_rss_kib,
+            "errors": sum(load.errors for _, load in peer_loads),
+        },
+        "servers": [r.as_dict() for r in done.servers],
+        "servers_missing": uvicorn_missing(),
+        "workers": [w.as_dict() for w in done.workers],
+        "memory": None if done.memory is None else done.memory.as_dict(),
+        "gateway_variants": [v.as_dict() for v in done.variants],
+        "gateway_peak_rss_kib": done.gateway_peak_rss_kib,
+        "targets": [t.as_dict() for t in targets],
         "errors": errors,
     }
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_bytes(orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n")
-    print(scenario_table(results))
-    print()
-    print(variant_table(variants))
-    print()
-    rss = "unknown" if gateway_rss is None else f"{gateway_rss / 1024:.1f} MiB"
-    print(f"gateway peak RSS (VmHWM) over all scenarios: {rss}")
-    print(
-        f"load average before/after: {meta['load_average_before']} / "
-        f"{meta['load_average_after']}; wall {meta['wall_s']}s; results in {args.json}"
-    )
-    for line in error_lines(results, variants):
+    print_tables(done, targets, meta, args, peer_label, peer_version)
+    for line in error_lines(gateway_loads):
         print(f"error: {line}")
+    for line in error_lines(peer_loads):
+        print(f"peer error (not counted in the exit code): {line}")
     return 1 if errors else 0
+
+
+def print_tables(
+    done: Sections,
+    targets: Sequence[Any],
+    meta: dict[str, Any],
+    args: argparse.Namespace,
+    peer_label: str,
+    peer_version: str | None,
+) -> None:
+    def section(title: str, table: str) -> None:
+        print(f"== {title} ==")
+        print(table)
+        print()
+
+    section("gateway vs direct (the mock called straight)", scenario_table(done.scenarios))
+    section(
+        "translation (Anthropic in, OpenAI upstream) vs passthrough, through the gateway",
+        translation_table(translation_comparisons(done.scenarios)),
+    )
+    if args.peer is not None:
+        section(
+            f"gateway vs {peer_label} {peer_version} (one worker each, same core; +ms over direct)",
+            peer_table(done.scenarios, peer_label),
+        )
+    missing = uvicorn_missing()
+    servers = server_table(done.servers) + (f"\nuvicorn: n/a, {missing}" if missing else "")
+    section("ASGI servers, one worker, same app", servers)
+    section("workers: Daphne processes sharing one listening socket", workers_table(done.workers))
+    if done.memory is not None:
+        section(
+            f"memory: mixed rounds ({done.memory.mix}) on the fresh gateway",
+            memory_table(done.memory),
+        )
+    section("body logging, each on a freshly started gateway", variant_table(done.variants))
+    section("issue #6 targets", targets_table(targets))
+    rss = done.gateway_peak_rss_kib
+    print(
+        "gateway peak RSS (VmHWM) over memory rounds and all scenarios: "
+        + ("unknown" if rss is None else f"{rss / 1024:.1f} MiB")
+    )
+    if done.peer_peak_rss_kib is not None:
+        print(f"{peer_label} peak RSS (VmHWM): {done.peer_peak_rss_kib / 1024:.1f} MiB")
+    by_section = "; ".join(f"{k} {v}" for k, v in meta["load_average_by_section"].items())
+    print(f"load average before {meta['load_average_before']}, after each section: {by_section}")
+    print(f"wall {meta['wall_s']}s; results in {args.json}")
 
 
 if __name__ == "__main__":

@@ -1,8 +1,8 @@
-"""`python -m bench.run --quick` end to end: it measures every scenario and stops by itself.
+"""`python -m bench.run --quick` end to end: it measures every section and stops by itself.
 
 The runner starts its own mock upstream and gateway on a temporary SQLite data
-dir (placed under this test's tmp_path through TMPDIR), so this test needs no
-test database.
+dir (placed under a tmp path through TMPDIR), so these tests need no test
+database. One quick run (module fixture) serves every test here.
 """
 
 from __future__ import annotations
@@ -12,11 +12,21 @@ import os
 import signal
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from bench.scenarios import LOG_BODY_VARIANTS, SCENARIOS
+from bench.measure import uvicorn_missing
+from bench.scenarios import (
+    LOG_BODY_VARIANTS,
+    MEMORY_ROUNDS,
+    SCENARIOS,
+    SERVER_SCENARIOS,
+    TRANSLATED_SCENARIOS,
+    WORKER_COUNTS,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 #: The whole quick run, startup and shutdown included.
@@ -55,17 +65,28 @@ def run_quick_benchmark(tmp_path: Path, results: Path) -> subprocess.CompletedPr
     return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
 
 
-def test_it_measures_every_scenario_without_errors_in_quick_mode(tmp_path: Path) -> None:
+@dataclass(frozen=True)
+class QuickRun:
+    done: subprocess.CompletedProcess[str]
+    document: dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory: pytest.TempPathFactory) -> QuickRun:
+    tmp_path = tmp_path_factory.mktemp("bench")
     results = tmp_path / "results.json"
-
     done = run_quick_benchmark(tmp_path, results)
-
     assert done.returncode == 0, f"{done.stdout}\n{done.stderr}"
+    return QuickRun(done=done, document=json.loads(results.read_text()))
+
+
+def test_it_measures_every_scenario_without_errors_in_quick_mode(quick_run: QuickRun) -> None:
+    done, document = quick_run.done, quick_run.document
+
     assert "gateway rps" in done.stdout
     assert "gateway peak RSS" in done.stdout
     for scenario in SCENARIOS:
         assert scenario.name in done.stdout
-    document = json.loads(results.read_text())
     assert [s["name"] for s in document["scenarios"]] == [s.name for s in SCENARIOS]
     for scenario in document["scenarios"]:
         for side in ("direct", "gateway"):
@@ -77,3 +98,28 @@ def test_it_measures_every_scenario_without_errors_in_quick_mode(tmp_path: Path)
         assert variant["gateway"]["ok"] > 0, variant["name"]
     assert document["errors"] == 0
     assert document["gateway_peak_rss_kib"] > 0
+
+
+def test_quick_mode_also_covers_translation_servers_workers_and_memory(
+    quick_run: QuickRun,
+) -> None:
+    done, document = quick_run.done, quick_run.document
+
+    translated = [s for s in document["scenarios"] if s["translated"]]
+    assert [s["name"] for s in translated] == [s.name for s in TRANSLATED_SCENARIOS]
+    assert all(s["upstream_wire"] == "openai" for s in translated)
+    assert len(document["translation"]) == len(TRANSLATED_SCENARIOS)
+    assert [w["workers"] for w in document["workers"]] == list(WORKER_COUNTS)
+    two = document["workers"][-1]
+    assert len(two["gateway"]["worker_cpu_s"]) == 2
+    assert all(seconds is not None for seconds in two["gateway"]["worker_cpu_s"]), two
+    servers = {(r["server"], r["scenario"]) for r in document["servers"]}
+    expected = ["daphne"] + ([] if uvicorn_missing() else ["uvicorn"])
+    assert servers == {(s, name) for s in expected for name in SERVER_SCENARIOS}
+    rounds = document["memory"]["rounds"]
+    assert len(rounds) == MEMORY_ROUNDS
+    assert all(r["errors"] == 0 and r["ok"] > 0 and r["rss_kib"] > 0 for r in rounds)
+    assert document["peer"] is None
+    assert {t["name"] for t in document["targets"]} >= {"json c=1: added p50 latency"}
+    for section in ("translation (", "ASGI servers", "workers:", "memory:", "issue #6 targets"):
+        assert section in done.stdout

@@ -137,6 +137,8 @@ def check_message(body: bytes) -> str | None:
         return f"not JSON: {body[:80]!r}"
     if not isinstance(parsed, dict) or not isinstance(parsed.get("content"), list):
         return f"no content list: {body[:80]!r}"
+    if not parsed["content"]:
+        return f"empty content: {body[:80]!r}"
     return None
 
 
@@ -149,4 +151,6 @@ def check_stream(body: bytes) -> str | None:
         return f"first event is {first!r}, not message_start"
     if last != b"message_stop":
         return f"last event is {last!r}, not message_stop"
+    if not any(field_value(e, b"event") == b"content_block_delta" for e in events):
+        return "no content_block_delta event"
     return None
