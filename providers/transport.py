@@ -22,10 +22,9 @@ import contextlib
 import weakref
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import aiohttp
-import httpx
 from django.conf import settings
 
 from providers.errors import (
@@ -74,6 +73,8 @@ class Transport(Protocol):
 @contextlib.contextmanager
 def map_transport_errors(provider: str) -> Iterator[None]:
     """Turn httpx's exceptions into the gateway's, naming the provider."""
+    import httpx  # only with SWITCHBOARD_HTTP_CLIENT=httpx: saves its memory otherwise
+
     try:
         yield
     except httpx.PoolTimeout:
@@ -103,7 +104,7 @@ def _reason(exc: Exception) -> str:
 
 
 class HttpxResponse:
-    def __init__(self, response: httpx.Response, provider: str) -> None:
+    def __init__(self, response: Any, provider: str) -> None:
         self._response = response
         self._provider = provider
         self.status = response.status_code
@@ -128,7 +129,9 @@ class HttpxTransport:
     def __init__(self) -> None:
         self._clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
-    def _client(self) -> httpx.AsyncClient:
+    def _client(self) -> Any:
+        import httpx
+
         loop = asyncio.get_running_loop()
         client = self._clients.get(loop)
         if client is None:
@@ -146,6 +149,8 @@ class HttpxTransport:
         return client
 
     async def send(self, request: UpstreamRequest) -> UpstreamResponse:
+        import httpx
+
         client = self._client()
         timeout = httpx.Timeout(
             connect=request.connect_timeout,

@@ -24,7 +24,6 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from django.conf import settings  # noqa: E402
 
 from providers.accounts import accounts  # noqa: E402
-from providers.shared_state import SharedState  # noqa: E402
 from proxysite.gateway_handler import GatewayASGIHandler  # noqa: E402
 from proxysite.websockets import websocket_urlpatterns  # noqa: E402
 from requestlog.writer import log_writer  # noqa: E402
@@ -88,6 +87,8 @@ def warm_up() -> None:
     snapshot.start_poller()
     log_writer.start()
     if settings.REDIS_URL:
+        from providers.shared_state import SharedState  # imports redis: only when used
+
         accounts.shared = SharedState(settings.REDIS_URL, accounts, snapshot.reload_if_newer)
         accounts.shared.start()
 
