@@ -126,6 +126,7 @@ USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
+STATICFILES_DIRS = [BASE_DIR / "static"]
 
 # The gateway enforces its own body cap (SWITCHBOARD_MAX_BODY_BYTES); Django's
 # 2.5 MB default would refuse ordinary Claude Code requests with images.

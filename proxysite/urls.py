@@ -1,16 +1,7 @@
 from django.contrib import admin
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.urls import path, re_path
+from django.urls import include, path, re_path
 
 from routing import views
-
-
-async def index(request: HttpRequest) -> HttpResponse:
-    """`HEAD /` is Claude Code's preflight; a person gets the admin for now."""
-    if request.method == "HEAD":
-        return HttpResponse(status=200)
-    return HttpResponseRedirect("/admin/")
-
 
 urlpatterns = [
     path("v1/messages", views.messages, name="messages"),
@@ -22,5 +13,6 @@ urlpatterns = [
     path("readyz", views.readyz, name="readyz"),
     path("metrics", views.prometheus_metrics, name="metrics"),
     path("admin/", admin.site.urls),
-    path("", index, name="index"),
+    path("api/", include("requestlog.api.urls")),
+    path("", include("requestlog.dashboard.urls")),
 ]

@@ -1,3 +1,9 @@
-"""Websocket routes (the dashboard's live feed attaches here)."""
+"""Websocket routes: the dashboard's live request feed."""
 
-websocket_urlpatterns: list = []
+from django.urls import path
+
+from requestlog.consumers import RequestFeedConsumer
+
+websocket_urlpatterns: list = [
+    path("ws/requests/", RequestFeedConsumer.as_asgi()),
+]

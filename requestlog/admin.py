@@ -1,11 +1,11 @@
-"""Read-only admin for the request log."""
+"""Admin for the request log (read-only) and the model prices (editable)."""
 
 from __future__ import annotations
 
 from django.contrib import admin
 from django.http import HttpRequest
 
-from requestlog.models import RequestLog
+from requestlog.models import ModelPrice, RequestLog
 
 
 @admin.register(RequestLog)
@@ -45,3 +45,37 @@ class RequestLogAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
+
+
+@admin.register(ModelPrice)
+class ModelPriceAdmin(admin.ModelAdmin):
+    list_display = [
+        "model_pattern",
+        "provider_pattern",
+        "input_per_mtok",
+        "output_per_mtok",
+        "cache_read_per_mtok",
+        "cache_write_per_mtok",
+        "currency",
+        "priority",
+        "enabled",
+    ]
+    list_editable = ["enabled"]
+    list_filter = ["enabled", "currency"]
+    search_fields = ["model_pattern", "provider_pattern", "note"]
+    fieldsets = [
+        (None, {"fields": ["model_pattern", "provider_pattern", "priority", "enabled"]}),
+        (
+            "Per million tokens",
+            {
+                "fields": [
+                    "currency",
+                    "input_per_mtok",
+                    "output_per_mtok",
+                    "cache_read_per_mtok",
+                    "cache_write_per_mtok",
+                ]
+            },
+        ),
+        (None, {"fields": ["note"]}),
+    ]

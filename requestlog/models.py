@@ -1,8 +1,17 @@
-"""One row per client request (SPEC section 6). Times are UTC."""
+"""One row per client request (SPEC section 6), and the price table that costs it.
+
+Times are UTC.
+"""
 
 from __future__ import annotations
 
+from datetime import UTC
+from decimal import Decimal
+
+from django.core.validators import MinValueValidator
 from django.db import models
+from django.db.models import F
+from django.db.models.functions import TruncHour
 
 
 class Outcome(models.TextChoices):
@@ -11,6 +20,27 @@ class Outcome(models.TextChoices):
     UPSTREAM_ERROR = "upstream_error", "upstream error"
     GATEWAY_ERROR = "gateway_error", "gateway error"
     CANCELLED = "cancelled", "cancelled by client"
+
+
+class HourBucket(TruncHour):
+    """The UTC hour a time falls in; on SQLite with the native strftime.
+
+    Django's SQLite Trunc calls a Python function per row, which is several
+    times slower over a million rows and cannot be indexed. Stored times are
+    UTC, as are the buckets. Used by `requestlog.stats` and the index below
+    (migration 0005 imports it from here: keep it in this module).
+    """
+
+    # "%%": SQL with no parameters still goes through %-formatting (DDL, queries).
+    SQLITE_FORMAT = "%%Y-%%m-%%d %%H:00:00"
+
+    def __init__(self, expression, **extra) -> None:
+        extra.setdefault("tzinfo", UTC)
+        super().__init__(expression, **extra)
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        sql, params = compiler.compile(self.lhs)
+        return f"strftime('{self.SQLITE_FORMAT}', {sql})", params
 
 
 class RequestLog(models.Model):
@@ -60,7 +90,37 @@ class RequestLog(models.Model):
 
     class Meta:
         ordering = ["-started_at", "-id"]
-        indexes = [models.Index(fields=["provider", "started_at"], name="log_provider_time")]
+        indexes = [
+            models.Index(fields=["provider", "started_at"], name="log_provider_time"),
+            # Statistics: sums by hour, by hour and provider, and by hour and
+            # model stream along this index, read from it alone; other
+            # breakdowns sort it, never the table (requestlog.stats). Group
+            # columns first, in that order, then the summed ones.
+            models.Index(
+                HourBucket("started_at"),
+                F("provider"),
+                F("target_model"),
+                F("requested_model"),
+                F("subagent"),
+                F("route"),
+                F("started_at"),
+                F("outcome"),
+                F("input_tokens"),
+                F("output_tokens"),
+                F("cache_read_input_tokens"),
+                F("cache_creation_input_tokens"),
+                F("cost_usd"),
+                F("ttfb_ms"),
+                name="log_hour_stats",
+            ),
+            # Percentiles: ORDER BY value LIMIT 2 OFFSET k in a time window, from the index.
+            models.Index(fields=["latency_ms", "started_at"], name="log_latency_time"),
+            models.Index(fields=["ttfb_ms", "started_at"], name="log_ttfb_time"),
+            # Conversations: the log read newest first, keys from the index alone.
+            models.Index(fields=["started_at", "conversation_key"], name="log_time_conversation"),
+            # The model filter matches the requested or the target model.
+            models.Index(fields=["target_model", "started_at"], name="log_target_model_time"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.request_id} {self.requested_model} {self.status}"
@@ -72,4 +132,71 @@ class RequestLog(models.Model):
             + self.output_tokens
             + self.cache_creation_input_tokens
             + self.cache_read_input_tokens
+        )
+
+
+def pattern_specificity(pattern: str) -> int:
+    """How specific a glob is: its count of literal (non-wildcard) characters."""
+    return sum(1 for char in pattern if char not in "*?[]")
+
+
+_PRICE_FIELD = {
+    "max_digits": 12,
+    "decimal_places": 6,
+    "validators": [MinValueValidator(Decimal(0))],
+}
+
+
+class ModelPrice(models.Model):
+    """List price of a model, per million tokens, matched by provider and model globs.
+
+    Among the enabled rows that match, the lowest `priority` number wins, then
+    the more specific model pattern, then the more specific provider pattern
+    (see `requestlog.pricing`).
+    """
+
+    CURRENCIES = [("USD", "US dollar")]
+
+    provider_pattern = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="Provider name, shell glob (openrouter, azure-*); blank = any provider.",
+    )
+    model_pattern = models.CharField(
+        max_length=200, help_text="Model served (target model), shell glob: claude-sonnet-4*."
+    )
+    input_per_mtok = models.DecimalField(help_text="Per million input tokens.", **_PRICE_FIELD)
+    output_per_mtok = models.DecimalField(help_text="Per million output tokens.", **_PRICE_FIELD)
+    cache_read_per_mtok = models.DecimalField(
+        help_text="Per million cache-read input tokens.", **_PRICE_FIELD
+    )
+    cache_write_per_mtok = models.DecimalField(
+        help_text="Per million cache-write (cache creation) input tokens.", **_PRICE_FIELD
+    )
+    currency = models.CharField(max_length=3, choices=CURRENCIES, default="USD")
+    priority = models.IntegerField(
+        default=100,
+        help_text="Lower wins; among equal priorities the more specific pattern wins.",
+    )
+    enabled = models.BooleanField(default=True)
+    note = models.CharField(max_length=200, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["priority", "model_pattern", "provider_pattern"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider_pattern", "model_pattern", "priority"],
+                name="unique_price_pattern",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider_pattern or '*'}:{self.model_pattern}"
+
+    @property
+    def specificity(self) -> tuple[int, int]:
+        return (
+            pattern_specificity(self.model_pattern),
+            pattern_specificity(self.provider_pattern),
         )

@@ -2,9 +2,11 @@
 
 The request path calls `enqueue(row)`: a non-blocking put on a SimpleQueue.
 The thread writes a batch (one prepared INSERT, `fast_insert`) every
-SWITCHBOARD_LOG_FLUSH_MS, or as soon as SWITCHBOARD_LOG_BATCH_SIZE rows wait. A thread rather than an asyncio task
-because Daphne has no ASGI lifespan and tests run views on several loops; a
-thread is independent of whichever loop served the request.
+SWITCHBOARD_LOG_FLUSH_MS, or as soon as SWITCHBOARD_LOG_BATCH_SIZE rows wait.
+A thread rather than an asyncio task because Daphne has no ASGI lifespan and
+tests run views on several loops; a thread is independent of whichever loop
+served the request. (Sleeping between flushes instead of waiting on the
+queue was tried and halved throughput in bench/: see the commit log.)
 
 Nothing is lost: a failed batch is retried with back-off, then written to
 `DATA_DIR/unwritten-log-rows.jsonl` for `manage.py replaylogs`. `shutdown()`
@@ -156,6 +158,7 @@ class LogWriter:
 
         if self._inserter is None:
             self._inserter = RowInserter(RequestLog)
+        price_rows(batch)
         delay = RETRY_DELAY
         for attempt in range(1, WRITE_ATTEMPTS + 1):
             try:
@@ -191,7 +194,10 @@ class LogWriter:
             logger.exception("could not publish log rows to the live feed")
 
     def _publish(self, batch: list[dict[str, Any]]) -> None:
-        """Hook for the live feed; a no-op until the dashboard listens."""
+        """Push the rows to open dashboards (requestlog.live; never raises)."""
+        from requestlog.live import publish_rows
+
+        publish_rows(batch)
 
     def _spill(self, batch: list[dict[str, Any]]) -> None:
         path = settings.DATA_DIR / SPILL_FILE_NAME
@@ -203,6 +209,19 @@ class LogWriter:
             logger.error("%d log rows kept in %s for `manage.py replaylogs`", len(batch), path)
         except OSError:
             logger.exception("could not keep %d log rows anywhere", len(batch))
+
+
+def price_rows(batch: list[dict[str, Any]]) -> None:
+    """Store each row's cost at write time, from the price table (requestlog.pricing)."""
+    from requestlog.pricing import cost_for
+
+    for row in batch:
+        if "cost_usd" not in row:
+            try:
+                row["cost_usd"] = cost_for(row)
+            except Exception:
+                logger.exception("could not price a log row; it is kept without a cost")
+                row["cost_usd"] = None
 
 
 def note_agent_matches(batch: list[dict[str, Any]]) -> None:

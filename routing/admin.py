@@ -128,14 +128,8 @@ class AgentUploadForm(forms.ModelForm):
         agent = super().save(commit=False)
         parsed = getattr(self, "parsed", None)
         if parsed is not None:
-            agent.name = parsed.name
-            agent.description = parsed.description
-            agent.declared_model = parsed.model or ""
-            agent.tools = list(parsed.tools)
-            agent.body = parsed.body
-            agent.fingerprint = parsed.fingerprint
-            agent.source = AgentDefinition.SOURCE_UPLOADED
-            agent.present = True
+            for name, value in AgentDefinition.uploaded_fields(parsed).items():
+                setattr(agent, name, value)
         if commit:
             agent.save()
         return agent

@@ -178,6 +178,23 @@ class AgentDefinition(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @staticmethod
+    def uploaded_fields(agent) -> dict[str, object]:
+        """The row's fields for an agent file pasted in the admin or sent to the API.
+
+        `agent` is a parsed `routing.agents.AgentDefinition`.
+        """
+        return {
+            "name": agent.name,
+            "description": agent.description,
+            "declared_model": agent.model or "",
+            "tools": list(agent.tools),
+            "body": agent.body,
+            "fingerprint": agent.fingerprint,
+            "source": AgentDefinition.SOURCE_UPLOADED,
+            "present": True,
+        }
+
 
 class SubagentMapping(models.Model):
     """Requests from this subagent go to provider:model."""

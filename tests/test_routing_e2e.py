@@ -45,8 +45,11 @@ def subagent_request(body: str, *, model="claude-sonnet-5") -> dict:
         "system": [
             {"type": "text", "text": BILLING + " cc_is_subagent=true;"},
             {"type": "text", "text": IDENTITY, "cache_control": {"type": "ephemeral"}},
-            {"type": "text", "text": body + "\n\nNotes:\n- Agent threads always have their cwd "
-             "reset between bash calls.\n\nHere is useful information about the environment"},
+            {
+                "type": "text",
+                "text": body + "\n\nNotes:\n- Agent threads always have their cwd "
+                "reset between bash calls.\n\nHere is useful information about the environment",
+            },
         ],
         "messages": [{"role": "user", "content": "Review hello.py"}],
     }
@@ -62,16 +65,21 @@ def rows() -> list[RequestLog]:
 
 @pytest.fixture
 def backup(transactional_db, second_upstream) -> Provider:
-    return Provider.objects.create(name="backup", wire_format="anthropic",
-                                   base_url=second_upstream.url)
+    return Provider.objects.create(
+        name="backup", wire_format="anthropic", base_url=second_upstream.url
+    )
 
 
 @pytest.fixture
 def reviewer(transactional_db) -> AgentDefinition:
     agent = parse_agent_file(REVIEWER_FILE, source="code-reviewer.md")
     return AgentDefinition.objects.create(
-        name=agent.name, description=agent.description, declared_model=agent.model or "",
-        tools=list(agent.tools), body=agent.body, fingerprint=agent.fingerprint,
+        name=agent.name,
+        description=agent.description,
+        declared_model=agent.model or "",
+        tools=list(agent.tools),
+        body=agent.body,
+        fingerprint=agent.fingerprint,
         source="uploaded",
     )
 
@@ -83,8 +91,9 @@ def test_a_subagent_request_reaches_its_mapped_provider_with_the_mapped_model(
     SubagentMapping.objects.create(agent=reviewer, provider=backup, target_model="review-model")
     gateway = start_gateway()
 
-    response = post(gateway, subagent_request(reviewer.body),
-                    headers={"x-claude-code-agent-id": "a1b2c3"})
+    response = post(
+        gateway, subagent_request(reviewer.body), headers={"x-claude-code-agent-id": "a1b2c3"}
+    )
 
     assert response.status_code == 200
     assert response.headers["x-switchboard-route"] == "subagent"
@@ -101,8 +110,9 @@ def test_a_crlf_agent_file_still_matches_the_prompt_claude_code_sends(
     anthropic_provider, backup, start_gateway, second_upstream
 ):
     agent = parse_agent_file(REVIEWER_FILE.replace("\n", "\r\n"), source="win.md")
-    definition = AgentDefinition.objects.create(name=agent.name, body=agent.body,
-                                                fingerprint=agent.fingerprint)
+    definition = AgentDefinition.objects.create(
+        name=agent.name, body=agent.body, fingerprint=agent.fingerprint
+    )
     SubagentMapping.objects.create(agent=definition, provider=backup, target_model="m2")
     gateway = start_gateway()
 
@@ -123,8 +133,11 @@ def test_a_matched_subagent_without_a_mapping_is_logged_and_served_by_default(
 
 
 def test_a_subagent_call_no_definition_matches_is_logged_as_unknown(gateway, log_rows):
-    post(gateway, subagent_request("You are a brand new agent nobody told us about."),
-         headers={"x-claude-code-agent-id": "ffee"})
+    post(
+        gateway,
+        subagent_request("You are a brand new agent nobody told us about."),
+        headers={"x-claude-code-agent-id": "ffee"},
+    )
 
     [row] = log_rows()
     assert row.subagent == "(unknown subagent)"
@@ -142,18 +155,23 @@ def test_the_main_agent_is_not_taken_for_a_subagent(reviewer, gateway, log_rows)
 def test_editing_the_mapping_in_the_admin_reroutes_the_next_request(
     anthropic_provider, backup, reviewer, start_gateway, second_upstream
 ):
-    mapping = SubagentMapping.objects.create(agent=reviewer, provider=backup,
-                                             target_model="before")
+    mapping = SubagentMapping.objects.create(agent=reviewer, provider=backup, target_model="before")
     gateway = start_gateway()
     post(gateway, subagent_request(reviewer.body))
     admin = User.objects.create_superuser("ops", "ops@example.com", "pw-for-tests-only")
     browser = Client()
     browser.force_login(admin)
 
-    saved = browser.post(f"/admin/routing/subagentmapping/{mapping.pk}/change/", {
-        "agent": reviewer.pk, "provider": backup.pk, "target_model": "after",
-        "fallbacks": "[]", "enabled": "on",
-    })
+    saved = browser.post(
+        f"/admin/routing/subagentmapping/{mapping.pk}/change/",
+        {
+            "agent": reviewer.pk,
+            "provider": backup.pk,
+            "target_model": "after",
+            "fallbacks": "[]",
+            "enabled": "on",
+        },
+    )
     assert saved.status_code == 302
     gateway.wait_for_config(ConfigVersion.objects.get().version)
     post(gateway, subagent_request(reviewer.body))
@@ -165,14 +183,31 @@ def test_editing_the_mapping_in_the_admin_reroutes_the_next_request(
 def test_a_rule_sends_background_requests_elsewhere(
     anthropic_provider, backup, start_gateway, second_upstream, fake_upstream
 ):
-    RoutingRule.objects.create(name="background", priority=10, background="yes",
-                               provider=backup, target_model="cheap-model")
+    RoutingRule.objects.create(
+        name="background",
+        priority=10,
+        background="yes",
+        provider=backup,
+        target_model="cheap-model",
+    )
     gateway = start_gateway()
 
-    post(gateway, {"model": "claude-haiku-4-5", "max_tokens": 5,
-                   "messages": [{"role": "user", "content": "title please"}]})
-    post(gateway, {"model": "claude-opus-5", "max_tokens": 5,
-                   "messages": [{"role": "user", "content": "real work"}]})
+    post(
+        gateway,
+        {
+            "model": "claude-haiku-4-5",
+            "max_tokens": 5,
+            "messages": [{"role": "user", "content": "title please"}],
+        },
+    )
+    post(
+        gateway,
+        {
+            "model": "claude-opus-5",
+            "max_tokens": 5,
+            "messages": [{"role": "user", "content": "real work"}],
+        },
+    )
 
     assert [r.json()["model"] for r in second_upstream.requests] == ["cheap-model"]
     assert [r.json()["model"] for r in fake_upstream.requests] == ["claude-opus-5"]
@@ -184,10 +219,13 @@ def test_a_long_context_rule_wins_only_above_its_threshold(
     RoutingRule.objects.create(name="long", priority=5, min_input_tokens=2000, provider=backup)
     gateway = start_gateway()
 
-    short = post(gateway, {"model": "m", "max_tokens": 5,
-                           "messages": [{"role": "user", "content": "short"}]})
-    long = post(gateway, {"model": "m", "max_tokens": 5,
-                          "messages": [{"role": "user", "content": "word " * 3000}]})
+    short = post(
+        gateway, {"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "short"}]}
+    )
+    long = post(
+        gateway,
+        {"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "word " * 3000}]},
+    )
 
     assert short.headers["x-switchboard-provider"] == "anthropic"
     assert long.headers["x-switchboard-provider"] == "backup"
@@ -198,13 +236,18 @@ def test_a_long_context_rule_wins_only_above_its_threshold(
 def test_a_500_from_the_first_target_falls_back_to_the_second_and_logs_both(
     anthropic_provider, backup, start_gateway, fake_upstream, second_upstream
 ):
-    ModelAlias.objects.create(alias="smart", provider=anthropic_provider, target_model="model-a",
-                              fallbacks=["backup:model-b"])
+    ModelAlias.objects.create(
+        alias="smart",
+        provider=anthropic_provider,
+        target_model="model-a",
+        fallbacks=["backup:model-b"],
+    )
     gateway = start_gateway()
     fake_upstream.queue(anthropic_error(500, "api_error", "boom"))
 
-    response = post(gateway, {"model": "smart", "max_tokens": 5,
-                              "messages": [{"role": "user", "content": "x"}]})
+    response = post(
+        gateway, {"model": "smart", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}]}
+    )
 
     assert response.status_code == 200
     assert response.headers["x-switchboard-provider"] == "backup"
@@ -212,7 +255,8 @@ def test_a_500_from_the_first_target_falls_back_to_the_second_and_logs_both(
     gateway.stop()
     [row] = rows()
     assert [(a["provider"], a["model"], a["status"]) for a in row.attempts] == [
-        ("anthropic", "model-a", 500), ("backup", "model-b", 200),
+        ("anthropic", "model-a", 500),
+        ("backup", "model-b", 200),
     ]
     assert row.status == 200 and row.outcome == "completed"
 
@@ -221,12 +265,12 @@ def test_a_refused_connection_falls_back_too(
     anthropic_provider, backup, start_gateway, second_upstream
 ):
     dead = Provider.objects.create(name="dead", base_url="http://127.0.0.1:9")
-    ModelAlias.objects.create(alias="x", provider=dead, target_model="m",
-                              fallbacks=["backup:m"])
+    ModelAlias.objects.create(alias="x", provider=dead, target_model="m", fallbacks=["backup:m"])
     gateway = start_gateway()
 
-    response = post(gateway, {"model": "x", "max_tokens": 5,
-                              "messages": [{"role": "user", "content": "x"}]})
+    response = post(
+        gateway, {"model": "x", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}]}
+    )
 
     assert response.status_code == 200 and len(second_upstream.requests) == 1
 
@@ -234,13 +278,15 @@ def test_a_refused_connection_falls_back_too(
 def test_a_bad_request_is_not_retried_on_the_fallback(
     anthropic_provider, backup, start_gateway, fake_upstream, second_upstream
 ):
-    ModelAlias.objects.create(alias="smart", provider=anthropic_provider, target_model="a",
-                              fallbacks=["backup:b"])
+    ModelAlias.objects.create(
+        alias="smart", provider=anthropic_provider, target_model="a", fallbacks=["backup:b"]
+    )
     gateway = start_gateway()
     fake_upstream.queue(anthropic_error(400, "invalid_request_error", "bad field"))
 
-    response = post(gateway, {"model": "smart", "max_tokens": 5,
-                              "messages": [{"role": "user", "content": "x"}]})
+    response = post(
+        gateway, {"model": "smart", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}]}
+    )
 
     assert response.status_code == 400
     assert response.json()["error"]["message"] == "bad field"
@@ -250,16 +296,28 @@ def test_a_bad_request_is_not_retried_on_the_fallback(
 def test_a_stream_that_fails_before_its_first_event_falls_back(
     anthropic_provider, backup, start_gateway, fake_upstream, second_upstream
 ):
-    ModelAlias.objects.create(alias="smart", provider=anthropic_provider, target_model="a",
-                              fallbacks=["backup:b"])
+    ModelAlias.objects.create(
+        alias="smart", provider=anthropic_provider, target_model="a", fallbacks=["backup:b"]
+    )
     gateway = start_gateway()
-    fake_upstream.queue(sse_raw([
-        b'event: error\ndata: {"type":"error","error":{"type":"overloaded_error",'
-        b'"message":"Overloaded"}}\n\n'
-    ]))
+    fake_upstream.queue(
+        sse_raw(
+            [
+                b'event: error\ndata: {"type":"error","error":{"type":"overloaded_error",'
+                b'"message":"Overloaded"}}\n\n'
+            ]
+        )
+    )
 
-    response = post(gateway, {"model": "smart", "max_tokens": 5, "stream": True,
-                              "messages": [{"role": "user", "content": "x"}]})
+    response = post(
+        gateway,
+        {
+            "model": "smart",
+            "max_tokens": 5,
+            "stream": True,
+            "messages": [{"role": "user", "content": "x"}],
+        },
+    )
 
     assert response.status_code == 200
     assert response.text.rstrip().endswith('data: {"type": "message_stop"}')
@@ -270,14 +328,16 @@ def test_a_stream_that_fails_before_its_first_event_falls_back(
 def test_when_every_target_fails_the_client_gets_the_last_error(
     anthropic_provider, backup, start_gateway, fake_upstream, second_upstream
 ):
-    ModelAlias.objects.create(alias="smart", provider=anthropic_provider, target_model="a",
-                              fallbacks=["backup:b"])
+    ModelAlias.objects.create(
+        alias="smart", provider=anthropic_provider, target_model="a", fallbacks=["backup:b"]
+    )
     gateway = start_gateway()
     fake_upstream.queue(anthropic_error(529, "overloaded_error", "first busy"))
     second_upstream.queue(anthropic_error(503, "overloaded_error", "second busy"))
 
-    response = post(gateway, {"model": "smart", "max_tokens": 5,
-                              "messages": [{"role": "user", "content": "x"}]})
+    response = post(
+        gateway, {"model": "smart", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}]}
+    )
 
     assert response.status_code == 503
     assert response.json()["error"]["message"] == "second busy"
@@ -292,8 +352,9 @@ def test_a_429_on_account_a_moves_traffic_to_b_and_back_after_the_cooldown(
         credential.set_secret(key)
         credential.save()
     gateway = start_gateway()
-    fake_upstream.queue(anthropic_error(429, "rate_limit_error", "slow down",
-                                        headers={"retry-after": "1"}))
+    fake_upstream.queue(
+        anthropic_error(429, "rate_limit_error", "slow down", headers={"retry-after": "1"})
+    )
     body = {"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}]}
 
     first = post(gateway, body)
@@ -311,9 +372,12 @@ def test_a_429_on_account_a_moves_traffic_to_b_and_back_after_the_cooldown(
     gateway.stop()
     first_row = rows()[0]
     assert [(a["account"], a["status"]) for a in first_row.attempts] == [("a", 429), ("b", 200)]
-    assert "sk-account" not in orjson.dumps(
-        [r.request_headers for r in rows()] + [r.attempts for r in rows()]
-    ).decode()
+    assert (
+        "sk-account"
+        not in orjson.dumps(
+            [r.request_headers for r in rows()] + [r.attempts for r in rows()]
+        ).decode()
+    )
 
 
 # --- stickiness ------------------------------------------------------------------------------
@@ -327,16 +391,28 @@ def test_a_turn_that_continues_with_tool_results_stays_on_its_first_target(
     opening = [{"role": "user", "content": "list the files"}]
 
     post(gateway, {"model": "m", "max_tokens": 5, "messages": opening}, session)
-    big_result = opening + [
-        {"role": "assistant", "content": [
-            {"type": "tool_use", "id": "t1", "name": "Bash", "input": {"command": "ls"}}]},
-        {"role": "user", "content": [
-            {"type": "tool_result", "tool_use_id": "t1", "content": "file\n" * 3000},
-            {"type": "text", "text": "<system-reminder>be careful</system-reminder>"}]},
+    big_result = [
+        *opening,
+        {
+            "role": "assistant",
+            "content": [
+                {"type": "tool_use", "id": "t1", "name": "Bash", "input": {"command": "ls"}}
+            ],
+        },
+        {
+            "role": "user",
+            "content": [
+                {"type": "tool_result", "tool_use_id": "t1", "content": "file\n" * 3000},
+                {"type": "text", "text": "<system-reminder>be careful</system-reminder>"},
+            ],
+        },
     ]
     continued = post(gateway, {"model": "m", "max_tokens": 5, "messages": big_result}, session)
-    new_turn = big_result + [{"role": "assistant", "content": "done"},
-                             {"role": "user", "content": "now summarise all that"}]
+    new_turn = [
+        *big_result,
+        {"role": "assistant", "content": "done"},
+        {"role": "user", "content": "now summarise all that"},
+    ]
     rerouted = post(gateway, {"model": "m", "max_tokens": 5, "messages": new_turn}, session)
 
     assert continued.headers["x-switchboard-route"] == "sticky"

@@ -1,0 +1,1 @@
+"""The REST API under /api/ (DRF): requests, conversations, stats, routing config."""

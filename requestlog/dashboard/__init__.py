@@ -1,0 +1,1 @@
+"""The operator dashboard at / (server-rendered pages, live feed over a websocket)."""
