@@ -199,7 +199,7 @@ async def open_upstream(
                 return Opened(upstream=None, adapter=adapter, call=call)  # type: ignore[arg-type]
             if prepared.translated:
                 exchange.upstream_request_body = cap_text(prepared.request.body)
-                exchange.notes = call.notes
+            exchange.notes = call.notes
             attempt = exchange.begin_attempt(target.provider.name, label, target.model)
             try:
                 upstream = await get_transport().send(prepared.request)

@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from providers.anthropic.foreign_thinking import strip_foreign_thinking
 from providers.base import Call, Prepared
 from providers.errors import error_body, error_type_for_status
 from providers.headers import forwardable
@@ -104,7 +105,17 @@ class AnthropicAdapter:
     wire_format = "anthropic"
 
     def _prepared(self, call: Call, path: str) -> Prepared:
-        body = body_for_model(call.raw_body, call.payload, call.requested_model, call.target_model)
+        payload, removed = strip_foreign_thinking(call.payload)
+        if removed:
+            call.notes.append(
+                f"removed {removed} thinking block(s) another provider produced "
+                "(no Anthropic signature)"
+            )
+            body = orjson.dumps({**payload, "model": call.target_model})
+        else:
+            body = body_for_model(
+                call.raw_body, call.payload, call.requested_model, call.target_model
+            )
         return Prepared(
             request=build_request(
                 method="POST",
