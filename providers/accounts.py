@@ -3,7 +3,9 @@
 Smooth weighted round-robin (nginx's algorithm): over any window each account
 is picked in proportion to its weight, without bursts. An account that got a
 429, 529, 401 or 403 cools down (for the upstream's `retry-after` when it
-sent one) and is skipped until then. When REDIS_URL is set, cooldowns and
+sent one) and is skipped until then — when the provider has another account
+to turn to; a provider's only account is never benched (the next request
+asks the upstream again, and fallbacks still apply). When REDIS_URL is set, cooldowns and
 the rotation counter are shared by every worker (`providers.shared_state`);
 otherwise they are per process.
 """
@@ -91,7 +93,10 @@ class AccountPool:
             return best
 
     def cool_down(self, provider: str, label: str, status: int, retry_after: str | None) -> float:
-        """Rest an account after `status`; returns the seconds chosen."""
+        """Rest an account after `status`; returns the seconds chosen.
+
+        Callers only do this for providers with several accounts.
+        """
         seconds = parse_retry_after(retry_after)
         if seconds is None:
             seconds = DEFAULT_COOLDOWN_BY_STATUS.get(status, 30.0)

@@ -32,15 +32,21 @@ from providers.accounts import AccountPool, Cooldown
 
 logger = logging.getLogger(__name__)
 
-CHANNEL = "switchboard:events"
-COOLDOWN_KEY_PREFIX = "switchboard:cooldown:"
+#: Channel and key names, under SWITCHBOARD_REDIS_PREFIX so that several
+#: gateways (or test runs) can share one Redis without hearing each other.
+CHANNEL = "{prefix}:events"
+COOLDOWN_KEY_PREFIX = "{prefix}:cooldown:"
 #: Seconds between reconnection attempts when Redis is unreachable.
 RETRY_SECONDS = 2.0
 
 
 class SharedState:
-    def __init__(self, url: str, accounts: AccountPool, on_config_change) -> None:
+    def __init__(
+        self, url: str, accounts: AccountPool, on_config_change, prefix: str = "switchboard"
+    ) -> None:
         self._url = url
+        self._channel = CHANNEL.format(prefix=prefix)
+        self._cooldown_prefix = COOLDOWN_KEY_PREFIX.format(prefix=prefix)
         self._accounts = accounts
         self._on_config_change = on_config_change
         self._outbox: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
@@ -89,9 +95,9 @@ class SharedState:
                 try:
                     if message["kind"] == "cooldown":
                         ttl = max(1, int(message["until"] - time.time()) + 1)
-                        key = f"{COOLDOWN_KEY_PREFIX}{message['provider']}:{message['label']}"
+                        key = f"{self._cooldown_prefix}{message['provider']}:{message['label']}"
                         client.set(key, str(message["until"]), ex=ttl)
-                    client.publish(CHANNEL, orjson.dumps(message))
+                    client.publish(self._channel, orjson.dumps(message))
                     break
                 except redis.RedisError:
                     logger.warning("Redis unreachable; will resend shared state news")
@@ -102,7 +108,7 @@ class SharedState:
             try:
                 client = self._client()
                 pubsub = client.pubsub(ignore_subscribe_messages=True)
-                pubsub.subscribe(CHANNEL)
+                pubsub.subscribe(self._channel)
                 self._load_cooldowns(client)
                 while not self._stop.is_set():
                     message = pubsub.get_message(timeout=1.0)
@@ -116,9 +122,9 @@ class SharedState:
                 self._stop.wait(RETRY_SECONDS)
 
     def _load_cooldowns(self, client: redis.Redis) -> None:
-        for key in client.scan_iter(match=f"{COOLDOWN_KEY_PREFIX}*", count=500):
+        for key in client.scan_iter(match=f"{self._cooldown_prefix}*", count=500):
             value = client.get(key)
-            name = key.decode()[len(COOLDOWN_KEY_PREFIX) :]
+            name = key.decode()[len(self._cooldown_prefix) :]
             provider, _, label = name.partition(":")
             if value is not None and label:
                 self._accounts.mark(Cooldown(provider, label, float(value)))

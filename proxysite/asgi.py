@@ -89,7 +89,12 @@ def warm_up() -> None:
     if settings.REDIS_URL:
         from providers.shared_state import SharedState  # imports redis: only when used
 
-        accounts.shared = SharedState(settings.REDIS_URL, accounts, snapshot.reload_if_newer)
+        accounts.shared = SharedState(
+            settings.REDIS_URL,
+            accounts,
+            snapshot.reload_if_newer,
+            prefix=settings.SWITCHBOARD_REDIS_PREFIX,
+        )
         accounts.shared.start()
 
 

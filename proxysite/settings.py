@@ -105,6 +105,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Channels ----------------------------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")
+# Names of the gateway's Redis keys and channel start with this (several
+# gateways may share one Redis).
+SWITCHBOARD_REDIS_PREFIX = envstr("SWITCHBOARD_REDIS_PREFIX", "switchboard")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {

@@ -212,7 +212,11 @@ async def open_upstream(
                 response = await upstream_error_response(upstream, adapter, exchange)
                 attempt.error = exchange.error_message
                 last = response
-                if credential is not None and upstream.status in ACCOUNT_STATUSES:
+                if (
+                    credential is not None
+                    and len(target.provider.credentials) > 1
+                    and upstream.status in ACCOUNT_STATUSES
+                ):
                     accounts.cool_down(
                         target.provider.name,
                         label,

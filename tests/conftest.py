@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -54,8 +55,11 @@ def second_upstream() -> Iterator[FakeUpstream]:
 @pytest.fixture
 def start_gateway(transactional_db, tmp_path) -> Iterator[Callable[..., LiveGateway]]:
     started: list[LiveGateway] = []
+    # Gateways of one test share Redis news; other tests' never reach them.
+    redis_prefix = f"switchboard-test-{uuid.uuid4().hex[:12]}"
 
     def start(**env: str) -> LiveGateway:
+        env = {"SWITCHBOARD_REDIS_PREFIX": redis_prefix, **env}
         gateway = LiveGateway(env=env, log_dir=tmp_path).start()
         started.append(gateway)
         return gateway

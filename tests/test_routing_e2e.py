@@ -419,3 +419,21 @@ def test_a_turn_that_continues_with_tool_results_stays_on_its_first_target(
     assert continued.headers["x-switchboard-provider"] == "anthropic"
     assert rerouted.headers["x-switchboard-route"] == "rule"
     assert rerouted.headers["x-switchboard-provider"] == "backup"
+
+
+def test_a_providers_only_account_is_not_benched_by_a_429(
+    anthropic_provider, start_gateway, fake_upstream
+):
+    credential = Credential(provider=anthropic_provider, label="only")
+    credential.set_secret("sk-only-account")
+    credential.save()
+    gateway = start_gateway()
+    fake_upstream.queue(anthropic_error(429, "rate_limit_error", "slow down"))
+    body = {"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}]}
+
+    first = post(gateway, body)
+    second = post(gateway, body)
+
+    assert first.status_code == 429
+    assert second.status_code == 200  # asked the upstream again, no 529 from the gateway
+    assert len(fake_upstream.requests) == 2
