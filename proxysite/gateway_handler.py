@@ -14,6 +14,9 @@ rare sync call on this path (the first config load, `/readyz`) runs in
 asgiref's shared thread instead. Measured in bench/: these hops cost two
 thread starts per request and about half the per-request CPU.
 
+It resolves with its own URLconf (`proxysite.gateway_urls`), so a worker
+that only proxies never imports the admin, the API or the dashboard.
+
 It also stops buffering a request body past SWITCHBOARD_MAX_BODY_BYTES and
 notes its size in the scope, so the view answers 413 without storing it.
 """
@@ -29,6 +32,9 @@ from django.core.handlers.exception import convert_exception_to_response
 from django.urls import set_script_prefix
 
 from routing.http import BODY_TOO_LARGE_SCOPE_KEY
+
+#: Routes this handler serves (the /v1/* endpoints and probes only).
+GATEWAY_URLCONF = "proxysite.gateway_urls"
 
 
 class GatewayASGIHandler(ASGIHandler):
@@ -66,6 +72,7 @@ class GatewayASGIHandler(ASGIHandler):
             body_file.close()
             await self.send_response(error_response, send)
             return
+        request.urlconf = GATEWAY_URLCONF
 
         async def process_request() -> None:
             response = await self.run_get_response(request)

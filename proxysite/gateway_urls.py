@@ -1,0 +1,22 @@
+"""The URLconf of the gateway handler: only the /v1/* endpoints and the probes.
+
+The gateway handler resolves with this instead of the site's URLconf, so a
+worker that only proxies never imports the admin, the API and the dashboard
+(tens of MB of RSS, measured in bench/); `proxysite.urls` includes the same
+routes for the full site.
+"""
+
+from django.urls import path, re_path
+
+from routing import views
+
+urlpatterns = [
+    path("v1/messages", views.messages, name="messages"),
+    path("v1/messages/count_tokens", views.count_tokens, name="count-tokens"),
+    path("v1/models", views.models, name="models"),
+    re_path(r"^v1/(?P<rest>.*)$", views.passthrough, name="passthrough"),
+    path("api/hello", views.preflight, name="preflight"),
+    path("healthz", views.healthz, name="healthz"),
+    path("readyz", views.readyz, name="readyz"),
+    path("metrics", views.prometheus_metrics, name="metrics"),
+]
