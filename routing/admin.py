@@ -150,19 +150,7 @@ class AgentDefinitionAdmin(admin.ModelAdmin):
     ]
     list_filter = ["source", "present"]
     search_fields = ["name", "description", "fingerprint"]
-    readonly_fields = [
-        "name",
-        "description",
-        "declared_model",
-        "tools",
-        "fingerprint",
-        "source",
-        "path",
-        "present",
-        "last_seen_at",
-        "last_matched_at",
-        "body",
-    ]
+    readonly_fields = AgentDefinition.DERIVED_FIELDS
     actions = ["rescan"]
     changelist_actions = ["rescan"]
 

@@ -151,6 +151,21 @@ class AgentDefinition(models.Model):
 
     SOURCE_DISCOVERED = "discovered"
     SOURCE_UPLOADED = "uploaded"
+    #: Fields taken from the agent file or discovery: shown, never edited by hand
+    #: (the admin and the API both make them read-only).
+    DERIVED_FIELDS = (
+        "name",
+        "description",
+        "declared_model",
+        "tools",
+        "fingerprint",
+        "source",
+        "path",
+        "present",
+        "last_seen_at",
+        "last_matched_at",
+        "body",
+    )
 
     name = models.CharField(max_length=200, unique=True)
     description = models.TextField(blank=True)

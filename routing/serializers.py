@@ -183,19 +183,7 @@ class AgentDefinitionSerializer(FullCleanModelSerializer):
             "mapped_to",
             "body",
         ]
-        read_only_fields = [
-            "name",
-            "description",
-            "declared_model",
-            "tools",
-            "fingerprint",
-            "source",
-            "path",
-            "present",
-            "last_seen_at",
-            "last_matched_at",
-            "body",
-        ]
+        read_only_fields = AgentDefinition.DERIVED_FIELDS
 
     def get_mapped_to(self, agent: AgentDefinition) -> str | None:
         mapping = getattr(agent, "mapping", None)
