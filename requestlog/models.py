@@ -10,7 +10,6 @@ from decimal import Decimal
 
 from django.core.validators import MinValueValidator
 from django.db import models
-from django.db.models import F
 from django.db.models.functions import TruncHour
 
 
@@ -27,8 +26,8 @@ class HourBucket(TruncHour):
 
     Django's SQLite Trunc calls a Python function per row, which is several
     times slower over a million rows and cannot be indexed. Stored times are
-    UTC, as are the buckets. Used by `requestlog.stats` and the index below
-    (migration 0005 imports it from here: keep it in this module).
+    UTC, as are the buckets. Used by `requestlog.stats` (migration 0005
+    imports it from here for an index 0006 removed: keep it in this module).
     """
 
     # "%%": SQL with no parameters still goes through %-formatting (DDL, queries).
@@ -92,27 +91,6 @@ class RequestLog(models.Model):
         ordering = ["-started_at", "-id"]
         indexes = [
             models.Index(fields=["provider", "started_at"], name="log_provider_time"),
-            # Statistics: sums by hour, by hour and provider, and by hour and
-            # model stream along this index, read from it alone; other
-            # breakdowns sort it, never the table (requestlog.stats). Group
-            # columns first, in that order, then the summed ones.
-            models.Index(
-                HourBucket("started_at"),
-                F("provider"),
-                F("target_model"),
-                F("requested_model"),
-                F("subagent"),
-                F("route"),
-                F("started_at"),
-                F("outcome"),
-                F("input_tokens"),
-                F("output_tokens"),
-                F("cache_read_input_tokens"),
-                F("cache_creation_input_tokens"),
-                F("cost_usd"),
-                F("ttfb_ms"),
-                name="log_hour_stats",
-            ),
             # Percentiles: ORDER BY value LIMIT 2 OFFSET k in a time window, from the index.
             models.Index(fields=["latency_ms", "started_at"], name="log_latency_time"),
             models.Index(fields=["ttfb_ms", "started_at"], name="log_ttfb_time"),
@@ -133,6 +111,92 @@ class RequestLog(models.Model):
             + self.cache_creation_input_tokens
             + self.cache_read_input_tokens
         )
+
+
+#: The columns a usage rollup row is keyed by, after its start; each is a RequestLog column.
+USAGE_KEY_FIELDS = ("provider", "requested_model", "target_model", "subagent", "route")
+
+
+class UsageSums(models.Model):
+    """The request log summed per UTC period and (provider, models, subagent, route).
+
+    Written only by database triggers on the log (`requestlog.rollup_sql`,
+    installed by migration 0006): every row inserted, deleted or changed in
+    `RequestLog` is added or taken away in the same transaction, whichever
+    program wrote it. Statistics read these rows instead of the log's
+    (`requestlog.stats`); `rebuildrollups` recomputes them from the log.
+    """
+
+    start = models.DateTimeField(help_text="Start of the UTC hour or day.")
+    provider = models.CharField(max_length=64, blank=True)
+    requested_model = models.CharField(max_length=200, blank=True)
+    target_model = models.CharField(max_length=200, blank=True)
+    subagent = models.CharField(max_length=200, blank=True)
+    route = models.CharField(max_length=32, blank=True)
+    requests = models.BigIntegerField(default=0)
+    errors = models.BigIntegerField(default=0)
+    cancelled = models.BigIntegerField(default=0)
+    input_tokens = models.BigIntegerField(default=0)
+    output_tokens = models.BigIntegerField(default=0)
+    cache_read_input_tokens = models.BigIntegerField(default=0)
+    cache_creation_input_tokens = models.BigIntegerField(default=0)
+    cost_usd = models.DecimalField(max_digits=24, decimal_places=8, default=Decimal(0))
+    #: Rows with a time to first byte.
+    ttfb_count = models.BigIntegerField(default=0)
+    #: Histograms of these rows' latency and time to first byte, {"bin": count}
+    #: (bins as in LatencyCounts): percentiles of a narrowed window.
+    latency_bins = models.JSONField(default=dict)
+    ttfb_bins = models.JSONField(default=dict)
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return f"{self.start:%Y-%m-%d %H:%M} {self.provider} {self.requests}"
+
+
+class UsageHour(UsageSums):
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["start", *USAGE_KEY_FIELDS], name="usage_hour_key")
+        ]
+
+
+class UsageDay(UsageSums):
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["start", *USAGE_KEY_FIELDS], name="usage_day_key")
+        ]
+
+
+class LatencyCounts(models.Model):
+    """How many log rows of a UTC period had a latency in each histogram bin.
+
+    Bin b holds latencies from 2^(b/8) - 1 to 2^((b+1)/8) - 1 ms (eight bins
+    per doubling, so a percentile read from it is within one bin, 9%). Kept
+    by the same triggers as `UsageSums`; read for the usage page's
+    per-bucket latency percentiles (`requestlog.histograms`).
+    """
+
+    start = models.DateTimeField(help_text="Start of the UTC hour or day.")
+    bin = models.SmallIntegerField()
+    count = models.BigIntegerField(default=0)
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return f"{self.start:%Y-%m-%d %H:%M} bin {self.bin}: {self.count}"
+
+
+class LatencyHour(LatencyCounts):
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["start", "bin"], name="latency_hour_bin")]
+
+
+class LatencyDay(LatencyCounts):
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["start", "bin"], name="latency_day_bin")]
 
 
 def pattern_specificity(pattern: str) -> int:

@@ -3,20 +3,28 @@
 The API (`/api/stats/`) and the dashboard call `compute_stats()`; its parts
 are public too:
 
-- `aggregate_series(rows, bucket, group_by, since=, until=)`: one GROUP BY
-  query giving, per time bucket (and group), requests, errors, tokens and
-  cost. Totals are the sums of its points, so the log is read once for all.
-  The database groups by UTC hour (`HourBucket`, indexed with the summed
-  columns by `log_hour_stats`) and days are summed here.
-- `window_percentiles(field, since, until)`: p50/p95/p99 of latency or time to
-  first byte over a whole time window; `percentiles(rows, field)` over any
-  rows. Both interpolate linearly, like PostgreSQL's `percentile_cont`, which
-  computes them there. SQLite has none, so each percentile is read with
-  ORDER BY + LIMIT 2 OFFSET k from the nearer end, never loading rows.
+- `aggregate_series(rows, bucket, group_by, since=, until=, dimensions=)`:
+  per time bucket (and group), requests, errors, tokens and cost. Totals are
+  the sums of its points. For the whole log, or the log narrowed to a
+  provider, model, subagent or route (`dimensions`), the whole hours of the
+  window are read from the hourly and daily rollups (`UsageHour`,
+  `UsageDay`, kept by database triggers: thousands of rows where the log has
+  a million) and only the minutes outside whole hours from the log itself;
+  other filters (`rows`) read the log.
+- `window_percentiles(field, since, until)`: exact p50/p95/p99 of latency or
+  time to first byte over the whole log in a window; `percentiles(rows,
+  field)` over any rows. Both interpolate linearly, like PostgreSQL's
+  `percentile_cont`, which computes them there. SQLite has none, so each
+  percentile is read with ORDER BY + LIMIT 2 OFFSET k from the nearer end,
+  never loading rows.
+- `rollup_percentiles(since, until, dimensions)`: the same for a window
+  narrowed to a provider, model, subagent or route, from the rollups'
+  histograms (`requestlog.histograms`, within one bin); and
+  `latency_percentile_series(since, until, bucket)`: per bucket, for charts.
 
-On SQLite these stay fast at a million rows only with the indexes of
-migration 0005 and fresh planner statistics (ANALYZE, which `prunelogs` and
-`seedlogs` run). An error is a request whose outcome is a client, upstream or
+On SQLite the percentiles stay fast at a million rows only with the indexes
+of migration 0005 and fresh planner statistics (ANALYZE, which `prunelogs`
+and `seedlogs` run). An error is a request whose outcome is a client, upstream or
 gateway error (`ERROR_OUTCOMES`); a request the client cancelled counts as
 `cancelled`, not as an error.
 """
@@ -31,20 +39,26 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from django.db import OperationalError, connections
-from django.db.models import (
-    Count,
-    DateTimeField,
-    DecimalField,
-    F,
-    Func,
-    Q,
-    QuerySet,
-    Sum,
-    Value,
-)
-from django.db.models.functions import Coalesce, NullIf
+from django.db.models import Count, DecimalField, F, Q, QuerySet, Sum, Value
+from django.db.models.functions import Coalesce, NullIf, TruncDay
 
-from requestlog.models import HourBucket, Outcome, RequestLog
+from requestlog.histograms import (
+    DEFAULT_QUANTILES,
+    PERCENTILE_DIGITS,
+    Percentiles,
+    add_counts,
+    bin_of,
+    histogram_percentiles,
+)
+from requestlog.models import (
+    HourBucket,
+    LatencyDay,
+    LatencyHour,
+    Outcome,
+    RequestLog,
+    UsageDay,
+    UsageHour,
+)
 
 Bucket = Literal["hour", "day"]
 BUCKETS: tuple[Bucket, ...] = ("hour", "day")
@@ -53,39 +67,46 @@ BUCKET_STEP: dict[str, timedelta] = {"hour": timedelta(hours=1), "day": timedelt
 GROUP_BY_CHOICES = ("provider", "model", "subagent", "route")
 #: Outcomes counted as errors (a client's cancellation is not one).
 ERROR_OUTCOMES = (Outcome.CLIENT_ERROR, Outcome.UPSTREAM_ERROR, Outcome.GATEWAY_ERROR)
-#: The percentiles reported for latency and time to first byte.
-DEFAULT_QUANTILES = (0.5, 0.95, 0.99)
-#: Decimal places kept in percentiles (ms): hides float noise that differs by database.
-PERCENTILE_DIGITS = 3
 #: The most buckets one series may have (about 93 days of hours).
 MAX_BUCKETS = 24 * 93
 #: The (value, started_at) index `window_percentiles` walks for each column.
 PERCENTILE_INDEXES = {"latency_ms": "log_latency_time", "ttfb_ms": "log_ttfb_time"}
 #: Sums of cost over many rows need more digits than one row's cost_usd.
 COST_SUM_FIELD = DecimalField(max_digits=24, decimal_places=8)
+COST_PLACES = Decimal("1e-8")
 
 
-class Unindexed(Func):
-    """A datetime column SQLite must not choose an index for (its unary-plus idiom).
+class DayBucket(TruncDay):
+    """The UTC day a time falls in; on SQLite with the native strftime (see HourBucket)."""
 
-    A window filter on `started_at` tempts SQLite's planner to read the window
-    through the narrow started_at index and then every table row; filtering
-    `+started_at` instead leaves it the hour-range of the covering stats index.
+    def __init__(self, expression: Any, **extra: Any) -> None:
+        extra.setdefault("tzinfo", UTC)
+        super().__init__(expression, **extra)
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra_context: Any) -> Any:
+        sql, params = compiler.compile(self.lhs)
+        return f"strftime('%%Y-%%m-%%d 00:00:00', {sql})", params
+
+
+def bucket_expression(column: str, bucket: Bucket) -> Any:
+    """The start of the UTC hour or day of a datetime column, computed by the database."""
+    return HourBucket(column) if bucket == "hour" else DayBucket(column)
+
+
+def dimension_filter(dimensions: dict[str, str] | None) -> Q:
+    """Exact-match filters on provider, model, subagent and route, for the log or the rollup.
+
+    "model" matches the requested or the served model, like the request filters.
     """
-
-    output_field = DateTimeField()
-
-    def as_sqlite(self, compiler, connection, **extra_context):
-        sql, params = compiler.compile(self.source_expressions[0])
-        return f"+{sql}", params
-
-    def as_sql(self, compiler, connection, **extra_context):
-        return compiler.compile(self.source_expressions[0])
-
-
-def hour_bucket() -> HourBucket:
-    """The UTC start of each row's hour; the same expression as the `log_hour_stats` index."""
-    return HourBucket("started_at")
+    where = Q()
+    for name, value in (dimensions or {}).items():
+        if name == "model":
+            where &= Q(requested_model=value) | Q(target_model=value)
+        elif name in GROUP_BY_CHOICES:
+            where &= Q(**{name: value})
+        else:
+            raise ValueError(f"dimensions are {', '.join(GROUP_BY_CHOICES)}, not {name}")
+    return where
 
 
 def group_expression(group_by: str) -> Any:
@@ -151,8 +172,8 @@ class Counts:
             output_tokens=row["output_tokens"] or 0,
             cache_read_input_tokens=row["cache_read_input_tokens"] or 0,
             cache_creation_input_tokens=row["cache_creation_input_tokens"] or 0,
-            # Already rounded to COST_SUM_FIELD's 8 places by the field's converter.
-            cost_usd=Decimal(0) if cost is None else cost,
+            # Each row's cost has 8 places; SQLite sums them as floats.
+            cost_usd=Decimal(0) if cost is None else Decimal(cost).quantize(COST_PLACES),
             ttfb_count=row["ttfb_count"],
         )
 
@@ -161,7 +182,7 @@ _COUNT_FIELDS = tuple(f.name for f in fields(Counts))
 
 
 def count_aggregates() -> dict[str, Any]:
-    """The aggregate expressions behind `Counts`, for `.annotate()` or `.aggregate()`."""
+    """The aggregates behind `Counts` over log rows, for `.annotate()` or `.aggregate()`."""
     return {
         "requests": Count("id"),
         "errors": Count("id", filter=Q(outcome__in=ERROR_OUTCOMES)),
@@ -173,6 +194,13 @@ def count_aggregates() -> dict[str, Any]:
         "cost_usd": Sum("cost_usd", output_field=COST_SUM_FIELD),
         "ttfb_count": Count("ttfb_ms"),
     }
+
+
+def rollup_aggregates() -> dict[str, Any]:
+    """The same sums as `count_aggregates`, over `UsageHour` or `UsageDay` rows."""
+    summed = {name: Sum(name) for name in _COUNT_FIELDS}
+    summed["cost_usd"] = Sum("cost_usd", output_field=COST_SUM_FIELD)
+    return summed
 
 
 @dataclass
@@ -193,19 +221,6 @@ class Group:
 
 
 @dataclass
-class Percentiles:
-    """Values by quantile (0.5 -> p50); None when there are no values."""
-
-    values: dict[float, float | None]
-
-    def __getitem__(self, quantile: float) -> float | None:
-        return self.values[quantile]
-
-    def as_dict(self) -> dict[str, float | None]:
-        return {f"p{quantile * 100:g}": value for quantile, value in self.values.items()}
-
-
-@dataclass
 class Stats:
     since: datetime
     until: datetime
@@ -223,57 +238,124 @@ def in_window(rows: QuerySet[RequestLog], since: datetime, until: datetime) -> Q
     return rows.filter(started_at__gte=since, started_at__lt=until)
 
 
+Sums = dict[tuple[datetime, str | None], Counts]
+
+
 def aggregate_series(
-    rows: QuerySet[RequestLog],
+    rows: QuerySet[RequestLog] | None,
     bucket: Bucket,
     group_by: str | None = None,
     *,
-    since: datetime | None = None,
-    until: datetime | None = None,
-) -> dict[tuple[datetime, str | None], Counts]:
-    """Counts per (bucket start, group) of `rows` for the non-empty buckets, in one query.
+    since: datetime,
+    until: datetime,
+    dimensions: dict[str, str] | None = None,
+) -> Sums:
+    """Counts per (bucket start, group) for the non-empty buckets of [since, until).
 
-    With `since` and/or `until`, only rows started in [since, until) count:
-    pass the time range this way rather than filtering `rows` by it. The rows
-    are then read along the `log_hour_stats` index, from the window's first
-    hour to its last, and from that index alone. The database sums by hour
-    (streaming along the index for no group, provider or model; sorting the
-    index entries for subagent and route) and days are summed here.
+    `rows` narrows the log by filters the rollups cannot answer (None: the
+    whole log); `dimensions` by provider, model, subagent or route. Without
+    `rows`, the window is read in pieces (`window_pieces`): whole days from
+    `UsageDay` (for daily buckets), whole hours from `UsageHour`, and only
+    the minutes before the first and after the last whole hour from the log.
     """
-    hour = hour_bucket()
-    if group_by == "model":
-        # Grouped in the index's column order so the sums stream, then folded
-        # into "served model, else requested model" here.
-        keys: dict[str, Any] = {
-            "hour_start": hour,
-            "group_provider": F("provider"),
-            "group_target": F("target_model"),
-            "group_requested": F("requested_model"),
-        }
-    else:
-        keys = {"hour_start": hour}
-        if group_by:
-            keys["group_key"] = group_expression(group_by)
-    rows = rows.order_by().alias(hour_key=hour, started=Unindexed("started_at"))
-    if since is not None:
-        rows = rows.filter(hour_key__gte=bucket_start(since, "hour"), started__gte=since)
-    if until is not None:
-        rows = rows.filter(hour_key__lte=bucket_start(until, "hour"), started__lt=until)
-    query = rows.annotate(**keys).values(*keys).annotate(**count_aggregates())
-    result: dict[tuple[datetime, str | None], Counts] = {}
-    for row in query:
-        start = bucket_start(row["hour_start"], bucket)
-        if group_by == "model":
-            group = row["group_target"] or row["group_requested"]
+    where = dimension_filter(dimensions)
+    if rows is not None:
+        return log_sums(rows.filter(where), bucket, group_by, since=since, until=until)
+    periods = ROLLUP_PERIODS[bucket]
+    result: Sums = {}
+    for period, start, end in window_pieces(since, until, periods):
+        if period is None:
+            piece = log_sums(
+                RequestLog.objects.filter(where), bucket, group_by, since=start, until=end
+            )
         else:
-            group = row.get("group_key")
-        counts = Counts.from_row(row)
-        key = (start, group)
-        if key in result:
-            result[key].add(counts)
-        else:
-            result[key] = counts
+            piece = rollup_sums(period, bucket, group_by, since=start, until=end, where=where)
+        _add_sums(result, piece)
     return result
+
+
+#: The rollups a bucket size can read, coarsest first: an hourly series needs hours.
+ROLLUP_PERIODS: dict[str, tuple[Bucket, ...]] = {"hour": ("hour",), "day": ("day", "hour")}
+ROLLUP_MODELS = {"hour": UsageHour, "day": UsageDay}
+
+
+def window_pieces(
+    since: datetime, until: datetime, periods: Sequence[Bucket]
+) -> list[tuple[Bucket | None, datetime, datetime]]:
+    """[since, until) as (period, start, end) pieces: whole periods, coarsest first, then the rest.
+
+    A period of None is a piece to read from the log. For example 10:20 on
+    day 1 to 05:40 on day 4, with days and hours: 10:20-11:00 (log),
+    11:00-24:00 (hours), days 2-3 (days), 00:00-05:00 (hours), 05:00-05:40 (log).
+    """
+    if since >= until:
+        return []
+    if not periods:
+        return [(None, since, until)]
+    period, finer = periods[0], periods[1:]
+    first = bucket_start(since, period)
+    if first < since:
+        first += BUCKET_STEP[period]
+    end = bucket_start(until, period)
+    if first >= end:
+        return window_pieces(since, until, finer)
+    return [
+        *window_pieces(since, first, finer),
+        (period, first, end),
+        *window_pieces(end, until, finer),
+    ]
+
+
+def log_sums(
+    rows: QuerySet[RequestLog],
+    bucket: Bucket,
+    group_by: str | None,
+    *,
+    since: datetime,
+    until: datetime,
+) -> Sums:
+    """Counts per (bucket, group) of the log rows started in [since, until), summed by the DB."""
+    keys = {"bucket_start": bucket_expression("started_at", bucket)}
+    if group_by:
+        keys["group_key"] = group_expression(group_by)
+    query = in_window(rows.order_by(), since, until).annotate(**keys).values(*keys)
+    return _collect(query.annotate(**count_aggregates()), bucket)
+
+
+def rollup_sums(
+    period: Bucket,
+    bucket: Bucket,
+    group_by: str | None,
+    *,
+    since: datetime,
+    until: datetime,
+    where: Q | None = None,
+) -> Sums:
+    """Counts per (bucket, group) of the rollup rows of the `period`s starting in [since, until)."""
+    keys = {"bucket_start": bucket_expression("start", bucket)}
+    if group_by:
+        keys["group_key"] = group_expression(group_by)
+    sums = ROLLUP_MODELS[period].objects.filter(start__gte=since, start__lt=until)
+    if where:
+        sums = sums.filter(where)
+    query = sums.order_by().annotate(**keys).values(*keys).annotate(**rollup_aggregates())
+    return _collect(query, bucket)
+
+
+def _collect(query: Iterable[dict[str, Any]], bucket: Bucket) -> Sums:
+    result: Sums = {}
+    for row in query:
+        key = (bucket_start(row["bucket_start"], bucket), row.get("group_key"))
+        result.setdefault(key, Counts()).add(Counts.from_row(row))
+    return result
+
+
+def _add_sums(into: Sums, more: Sums) -> None:
+    for key, counts in more.items():
+        if key in into:
+            into[key].add(counts)
+        else:
+            into[key] = counts
 
 
 def percentiles(
@@ -403,10 +485,12 @@ def compute_stats(
     bucket: Bucket = "hour",
     group_by: str | None = None,
     quantiles: Sequence[float] = DEFAULT_QUANTILES,
+    dimensions: dict[str, str] | None = None,
 ) -> Stats:
     """Totals, a zero-filled series, percentiles and an optional breakdown for [since, until).
 
-    `rows` narrows the log first (e.g. a filtered queryset); default all rows.
+    `rows` narrows the log by filters the rollup cannot answer (default: all
+    rows); `dimensions` by exact provider, model, subagent or route.
     Raises ValueError for an unknown bucket or group_by, or too many buckets.
     """
     if bucket not in BUCKETS:
@@ -416,18 +500,9 @@ def compute_stats(
         raise ValueError(f"at most {MAX_BUCKETS} buckets; use a shorter range or bucket=day")
     if group_by is not None:
         group_expression(group_by)  # validates
-    rows = RequestLog.objects.all() if rows is None else rows
-    whole_window = not rows.query.where  # no filter but the time range
-    window = in_window(rows, since, until)
-
-    def read_percentiles(field_name: str, count: int) -> Percentiles:
-        if whole_window:
-            return window_percentiles(
-                field_name, since, until, quantiles, count=count, using=rows.db
-            )
-        return percentiles(window, field_name, quantiles, count=count)
-
-    by_key = aggregate_series(rows, bucket, group_by, since=since, until=until)
+    by_key = aggregate_series(
+        rows, bucket, group_by, since=since, until=until, dimensions=dimensions
+    )
     series = _fill(starts, _merge_groups(by_key))
     totals = _sum(point.counts for point in series)
     groups = []
@@ -443,17 +518,80 @@ def compute_stats(
             )
         groups.sort(key=lambda group: -group.totals.requests)
 
+    if rows is not None:  # filters only the log can answer: exact, read from the rows
+        window = in_window(rows.filter(dimension_filter(dimensions)), since, until)
+        latency_ms = percentiles(window, "latency_ms", quantiles, count=totals.requests)
+        ttfb_ms = percentiles(window, "ttfb_ms", quantiles, count=totals.ttfb_count)
+    elif dimensions:  # one provider, model, ...: from the rollups' histograms
+        latency_ms, ttfb_ms = rollup_percentiles(since, until, dimensions, quantiles)
+    else:  # the whole log: exact, each value found by walking an index
+        latency_ms, ttfb_ms = (
+            window_percentiles(name, since, until, quantiles, count=count)
+            for name, count in (("latency_ms", totals.requests), ("ttfb_ms", totals.ttfb_count))
+        )
     return Stats(
         since=since,
         until=until,
         bucket=bucket,
         group_by=group_by,
         totals=totals,
-        latency_ms=read_percentiles("latency_ms", totals.requests),
-        ttfb_ms=read_percentiles("ttfb_ms", totals.ttfb_count),
+        latency_ms=latency_ms,
+        ttfb_ms=ttfb_ms,
         series=series,
         groups=groups,
     )
+
+
+def latency_percentile_series(
+    since: datetime,
+    until: datetime,
+    bucket: Bucket,
+    quantiles: Sequence[float] = DEFAULT_QUANTILES,
+) -> dict[datetime, Percentiles]:
+    """Latency percentiles per bucket of [since, until), for non-empty buckets.
+
+    Reads `LatencyHour` for hourly buckets and `LatencyDay` for daily ones, in
+    one query; a bucket counts whole (give bucket-aligned windows).
+    """
+    model = LatencyHour if bucket == "hour" else LatencyDay
+    rows = model.objects.filter(start__gte=bucket_start(since, bucket), start__lt=until)
+    histograms: dict[datetime, dict[int, int]] = {}
+    for start, index, count in rows.order_by().values_list("start", "bin", "count"):
+        histograms.setdefault(start, {})[index] = count
+    return {
+        start: histogram_percentiles(histogram, quantiles)
+        for start, histogram in histograms.items()
+    }
+
+
+def rollup_percentiles(
+    since: datetime,
+    until: datetime,
+    dimensions: dict[str, str] | None,
+    quantiles: Sequence[float] = DEFAULT_QUANTILES,
+) -> tuple[Percentiles, Percentiles]:
+    """Latency and TTFB percentiles of a narrowed window, from the rollups' histograms.
+
+    Whole days and hours add up the `latency_bins` and `ttfb_bins` of their
+    `UsageDay` / `UsageHour` rows that match `dimensions`; the minutes outside
+    whole hours bin the log rows' values here.
+    """
+    where = dimension_filter(dimensions)
+    latency: dict[int, int] = {}
+    ttfb: dict[int, int] = {}
+    for period, start, end in window_pieces(since, until, ("day", "hour")):
+        if period is None:
+            rows = in_window(RequestLog.objects.filter(where), start, end)
+            for latency_ms, ttfb_ms in rows.order_by().values_list("latency_ms", "ttfb_ms"):
+                add_counts(latency, {bin_of(latency_ms): 1})
+                if ttfb_ms is not None:
+                    add_counts(ttfb, {bin_of(ttfb_ms): 1})
+            continue
+        sums = ROLLUP_MODELS[period].objects.filter(where, start__gte=start, start__lt=end)
+        for latency_bins, ttfb_bins in sums.order_by().values_list("latency_bins", "ttfb_bins"):
+            add_counts(latency, latency_bins)
+            add_counts(ttfb, ttfb_bins)
+    return histogram_percentiles(latency, quantiles), histogram_percentiles(ttfb, quantiles)
 
 
 def _merge_groups(

@@ -7,6 +7,8 @@ from decimal import Decimal
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from tests.logrows import T0, make_row, staff_client
@@ -99,6 +101,37 @@ def test_it_applies_the_request_filters(api, rows):
 
     assert body["totals"]["requests"] == 1
     assert body["totals"]["latency_ms"]["p50"] == 300.0
+
+
+def test_provider_model_subagent_and_route_filters_read_the_rollups(api, rows):
+    make_row(
+        started_at=T0 + timedelta(minutes=30),
+        provider="openai",
+        requested_model="gpt-4.1",
+        target_model="gpt-4.1-mini",
+        latency_ms=1000,
+        ttfb_ms=100,
+    )
+
+    with CaptureQueriesContext(connection) as queries:
+        by_provider = api.get(f"/api/stats/?{WINDOW}&provider=openai").json()
+    # A window of whole hours is read from the rollups alone, never from the log.
+    assert queries.captured_queries
+    assert not [q["sql"] for q in queries if "requestlog_requestlog" in q["sql"]]
+    by_requested_model = api.get(f"/api/stats/?{WINDOW}&model=gpt-4.1").json()
+    by_target_model = api.get(f"/api/stats/?{WINDOW}&model=gpt-4.1-mini&route=default").json()
+
+    assert by_provider["totals"]["requests"] == 2
+    assert by_provider["totals"]["errors"] == 1
+    assert by_provider["totals"]["cost_usd"] == "0.25000000"
+    # From histograms: within a bin (9%) of the exact 650 and 993 ms.
+    latency = by_provider["totals"]["latency_ms"]
+    assert latency["p50"] == pytest.approx(650, rel=0.1)
+    assert latency["p99"] == pytest.approx(993, rel=0.1)
+    assert by_provider["totals"]["ttfb_ms"]["p50"] == pytest.approx(100, rel=0.1)
+    assert by_requested_model["totals"]["requests"] == 1
+    assert by_target_model["totals"]["requests"] == 1
+    assert api.get(f"/api/stats/?{WINDOW}&subagent=nobody").json()["totals"]["requests"] == 0
 
 
 def test_it_defaults_to_the_last_seven_days_by_day(api):

@@ -13,8 +13,9 @@ def test_every_switchboard_setting_is_in_the_readmes_configuration_table():
     read = set(re.findall(r'env\w*\(\s*"(SWITCHBOARD_[A-Z_]+)"', settings_text))
     read |= set(re.findall(r'os\.environ\.get\("(SWITCHBOARD_[A-Z_]+)"', settings_text))
     readme = (ROOT / "README.md").read_text()
-    missing = sorted(name for name in read if f"`{name}`" not in readme
-                     and f"`{name}` (`_FILE`)" not in readme)
+    missing = sorted(
+        name for name in read if f"`{name}`" not in readme and f"`{name}` (`_FILE`)" not in readme
+    )
     assert read, "no settings found: the pattern is stale"
     assert missing == []
 

@@ -230,13 +230,22 @@ class StatsView(APIView):
         filterset = RequestLogFilter(filters, queryset=RequestLog.objects.all(), request=request)
         if not filterset.is_valid():
             raise ValidationError(filterset.errors)
+        # Provider, model, subagent and route are answered from the hourly
+        # rollup; any other filter needs the log rows themselves.
+        dimensions = {
+            name: value
+            for name, value in filterset.form.cleaned_data.items()
+            if name in stats.GROUP_BY_CHOICES and value not in (None, "")
+        }
+        rows = None if set(filters) <= set(dimensions) else filterset.qs
         try:
             result = stats.compute_stats(
-                filterset.qs,
+                rows,
                 since=since.astimezone(UTC),
                 until=until.astimezone(UTC),
                 bucket=bucket,
                 group_by=params.get("group_by"),
+                dimensions=dimensions,
             )
         except ValueError as exc:
             raise ValidationError({"bucket": [str(exc)]}) from None

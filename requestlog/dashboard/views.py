@@ -418,18 +418,16 @@ def _breakdown(
     return rows
 
 
-def _percentile_series(series: list[stats.Point], bucket: str) -> dict[float, list[float | None]]:
-    """p50/p95/p99 latency per bucket, each read by the database (`stats.window_percentiles`)."""
-    step = stats.BUCKET_STEP[bucket]
+def _percentile_series(
+    series: list[stats.Point], bucket: str, until: datetime
+) -> dict[float, list[float | None]]:
+    """p50/p95/p99 latency per bucket, from the hourly latency histograms."""
+    found = stats.latency_percentile_series(series[0].start, until, bucket)  # type: ignore[arg-type]
     result: dict[float, list[float | None]] = {q: [] for q in stats.DEFAULT_QUANTILES}
     for point in series:
-        found = None
-        if point.counts.requests:
-            found = stats.window_percentiles(
-                "latency_ms", point.start, point.start + step, count=point.counts.requests
-            )
-        for quantile, values in result.items():
-            values.append(found[quantile] if found else None)
+        values = found.get(point.start)
+        for quantile, column in result.items():
+            column.append(values[quantile] if values else None)
     return result
 
 
@@ -458,7 +456,7 @@ def usage(request: HttpRequest) -> HttpResponse:
         return [measure(point.counts) for point in result.series]
 
     grouped = result.grouped
-    latency = _percentile_series(result.series, bucket) if totals.requests else {}
+    latency = _percentile_series(result.series, bucket, until) if totals.requests else {}
     error_rates = [
         100 * point.counts.error_rate if point.counts.requests else 0.0 for point in result.series
     ]

@@ -362,8 +362,21 @@ class Command(BaseCommand):
                 "/api/stats/?"
                 + urlencode({"since": month_ago, "bucket": "day", "group_by": "provider"}),
             ),
+            (
+                "stats 30d by day, one provider",
+                "/api/stats/?"
+                + urlencode({"since": month_ago, "bucket": "day", "provider": newest.provider}),
+            ),
             ("requests search", "/api/requests/?search=flaky"),
             ("requests by latency", "/api/requests/?ordering=-latency_ms"),
+            ("dashboard: requests", "/"),
+            ("dashboard: requests by model", "/?" + urlencode({"model": newest.target_model})),
+            ("dashboard: request", f"/requests/{newest.request_id}/"),
+            ("dashboard: conversations", "/conversations/"),
+            *(
+                (f"dashboard: usage {period}", f"/usage/?period={period}")
+                for period in ("24h", "7d", "30d", "90d")
+            ),
         ]
         return urls
 
