@@ -20,7 +20,7 @@ from django.core.management import call_command
 from django.db import connection, transaction
 from django.utils import timezone
 
-from requestlog import histograms, rollup_sql, stats
+from requestlog import checks, histograms, rollup_sql, stats
 from requestlog.models import LatencyDay, LatencyHour, RequestLog, UsageDay, UsageHour
 from tests.logrows import T0, make_row
 
@@ -225,14 +225,17 @@ def test_rebuild_recomputes_what_the_triggers_keep():
 
 def test_rebuildrollups_reinstalls_lost_triggers():
     """SQLite drops a table's triggers when a migration remakes the table."""
+    assert checks.rollup_triggers(databases=["default"]) == []
     rollup_sql.drop_triggers(connection)
     make_row()
     assert UsageHour.objects.count() == 0
     assert not rollup_sql.triggers_installed(connection)
+    assert [w.id for w in checks.rollup_triggers(databases=["default"])] == ["requestlog.W001"]
 
     call_command("rebuildrollups", stdout=io.StringIO())
 
     assert rollup_sql.triggers_installed(connection)
+    assert checks.rollup_triggers(databases=["default"]) == []
     make_row(started_at=T0 + timedelta(hours=1))
     assert_rollups_match_the_log()
 

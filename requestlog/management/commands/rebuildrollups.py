@@ -16,7 +16,7 @@ from django.core.management.base import BaseCommand
 from django.db import connection, transaction
 
 from requestlog import rollup_sql
-from requestlog.models import LatencyHour, UsageHour
+from requestlog.models import LatencyDay, LatencyHour, UsageDay, UsageHour
 
 
 class Command(BaseCommand):
@@ -31,7 +31,8 @@ class Command(BaseCommand):
             rollup_sql.rebuild(connection)
         if not had_triggers:
             self.stdout.write("the rollup triggers were missing: installed them")
-        self.stdout.write(
-            f"rebuilt {UsageHour.objects.count()} usage rows and "
-            f"{LatencyHour.objects.count()} latency rows in {time.monotonic() - began:.1f} s"
+        counts = ", ".join(
+            f"{model.objects.count()} {model._meta.verbose_name} rows"
+            for model in (UsageHour, UsageDay, LatencyHour, LatencyDay)
         )
+        self.stdout.write(f"rebuilt {counts} in {time.monotonic() - began:.1f} s")
