@@ -11,12 +11,13 @@ import pytest
 from django.apps import apps
 from django.contrib.auth.models import User
 from django.core.management import call_command
-from django.db.models import Count, Q
+from django.db import connection
+from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
-from requestlog import pricing
+from requestlog import pricing, rollup_sql
 from requestlog.management.commands.seedlogs import MEASURE_USER, SEED_PREFIX
-from requestlog.models import RequestLog
+from requestlog.models import LatencyDay, RequestLog, UsageDay, UsageHour
 
 pytestmark = pytest.mark.django_db
 
@@ -46,6 +47,15 @@ def test_it_inserts_the_rows_asked_for_within_the_days_asked_for(seeded):
     assert not rows.filter(started_at__lt=now - timedelta(days=2, minutes=1)).exists()
     assert not rows.filter(started_at__gt=now).exists()
     assert f"inserted {ROWS} rows" in seeded
+
+
+def test_the_rollups_count_the_seeded_rows_and_keep_counting(seeded):
+    assert rollup_sql.triggers_installed(connection)
+    assert UsageDay.objects.aggregate(n=Sum("requests"))["n"] == ROWS
+    assert UsageHour.objects.aggregate(n=Sum("requests"))["n"] == ROWS
+    assert LatencyDay.objects.aggregate(n=Sum("count"))["n"] == ROWS
+    RequestLog.objects.filter(id__in=RequestLog.objects.values("id")[:10]).delete()
+    assert UsageDay.objects.aggregate(n=Sum("requests"))["n"] == ROWS - 10
 
 
 def test_the_rows_look_like_real_traffic(seeded):

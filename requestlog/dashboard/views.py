@@ -525,6 +525,7 @@ def usage(request: HttpRequest) -> HttpResponse:
         },
         {
             "title": "Latency percentiles",
+            "note": f"per {bucket}, from histograms (±9%)",
             "line": True,
             "chart": charts.line_chart(
                 labels,
