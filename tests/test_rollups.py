@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import math
 import random
+import threading
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -342,3 +343,62 @@ def test_latency_series_reads_each_buckets_histogram():
     )
     assert list(daily) == [T0.replace(hour=0)]
     assert daily[T0.replace(hour=0)][0.5] == pytest.approx(300, rel=0.35)  # between 200 and 400
+
+
+# --- concurrent writers ----------------------------------------------------------------------
+def test_concurrent_writers_keep_the_rollups_exact():
+    """Two log writers (two gateway workers) insert batches for the same keys at once.
+
+    On PostgreSQL their statement triggers update the same rollup rows; taking
+    them in key order must neither deadlock nor lose a count.
+    """
+    from django.db import close_old_connections
+
+    from requestlog.fast_insert import RowInserter
+
+    template = {
+        "finished_at": T0,
+        "endpoint": "messages",
+        "method": "POST",
+        "path": "/v1/messages",
+        "status": 200,
+        "outcome": "completed",
+        "route": "default",
+    }
+    failures: list[BaseException] = []
+
+    def write(worker: int) -> None:
+        try:
+            inserter = RowInserter(RequestLog)
+            rng = random.Random(worker)
+            for batch in range(15):
+                rows = [
+                    {
+                        **template,
+                        "request_id": f"sbreq_w{worker}_{batch}_{index}",
+                        "started_at": T0 + timedelta(minutes=rng.randrange(0, 180)),
+                        "provider": rng.choice(PROVIDERS),
+                        "requested_model": rng.choice(MODELS[:2]),
+                        "subagent": rng.choice(SUBAGENTS),
+                        "latency_ms": rng.randrange(1, 5000),
+                        "input_tokens": rng.randrange(0, 100),
+                    }
+                    for index in range(40)
+                ]
+                inserter.insert(rows)
+        except BaseException as exc:  # reported by the main thread
+            failures.append(exc)
+        finally:
+            close_old_connections()
+            connection.close()
+
+    threads = [threading.Thread(target=write, args=(worker,)) for worker in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+
+    assert not any(thread.is_alive() for thread in threads)
+    assert failures == []
+    assert RequestLog.objects.count() == 3 * 15 * 40
+    assert_rollups_match_the_log()
