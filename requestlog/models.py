@@ -98,6 +98,8 @@ class RequestLog(models.Model):
             models.Index(fields=["started_at", "conversation_key"], name="log_time_conversation"),
             # The model filter matches the requested or the target model.
             models.Index(fields=["target_model", "started_at"], name="log_target_model_time"),
+            # Stats filtered by outcome or has_error (rare rows) read only those rows.
+            models.Index(fields=["outcome", "started_at"], name="log_outcome_time"),
         ]
 
     def __str__(self) -> str:
