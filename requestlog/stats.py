@@ -352,10 +352,7 @@ def _collect(query: Iterable[dict[str, Any]], bucket: Bucket) -> Sums:
 
 def _add_sums(into: Sums, more: Sums) -> None:
     for key, counts in more.items():
-        if key in into:
-            into[key].add(counts)
-        else:
-            into[key] = counts
+        into.setdefault(key, Counts()).add(counts)
 
 
 def percentiles(

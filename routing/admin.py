@@ -16,6 +16,7 @@ from django.urls import path
 
 from routing.agent_sync import configured_scanner, sync_agents
 from routing.agents import AgentFileError, parse_agent_file
+from routing.config import RuleConfig
 from routing.models import (
     AgentDefinition,
     Credential,
@@ -201,18 +202,7 @@ class RoutingRuleAdmin(admin.ModelAdmin):
         (None, {"fields": ["name", "priority", "enabled", "sticky"]}),
         (
             "When (all set conditions must hold)",
-            {
-                "fields": [
-                    "model_glob",
-                    "subagent",
-                    "thinking",
-                    "min_input_tokens",
-                    "tool",
-                    "header_name",
-                    "header_value",
-                    "background",
-                ]
-            },
+            {"fields": list(RuleConfig.CONDITION_FIELDS)},
         ),
         ("Then", {"fields": ["provider", "target_model", "fallbacks"]}),
     ]

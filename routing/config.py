@@ -57,6 +57,18 @@ class MappingConfig:
 class RuleConfig:
     """Conditions (None/"" = not a condition) and the target of one routing rule."""
 
+    #: The condition fields (as on the RoutingRule model): all that are set must hold.
+    CONDITION_FIELDS = (
+        "model_glob",
+        "subagent",
+        "thinking",
+        "min_input_tokens",
+        "tool",
+        "header_name",
+        "header_value",
+        "background",
+    )
+
     name: str
     priority: int
     provider: str

@@ -17,25 +17,14 @@ from routing.sticky import is_turn_continuation
 from routing.subagents import SubagentMatch
 from routing.summary import subagent_label, summarize
 
-#: Condition fields of a rule, each tested on its own to say which one failed.
-CONDITION_FIELDS = (
-    "model_glob",
-    "subagent",
-    "thinking",
-    "min_input_tokens",
-    "tool",
-    "header_name",
-    "background",
-)
+#: Condition fields of a rule, each tested on its own to say which one failed
+#: (header_value only ever together with header_name).
+CONDITION_FIELDS = tuple(f for f in RuleConfig.CONDITION_FIELDS if f != "header_value")
+#: A rule with no condition set: each field's default on RuleConfig.
 NEUTRAL = {
-    "model_glob": "",
-    "subagent": "",
-    "thinking": None,
-    "min_input_tokens": None,
-    "tool": "",
-    "header_name": "",
-    "header_value": "",
-    "background": None,
+    f.name: f.default
+    for f in dataclasses.fields(RuleConfig)
+    if f.name in RuleConfig.CONDITION_FIELDS
 }
 
 

@@ -22,6 +22,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from routing.agents import AgentFileError, parse_agent_file
+from routing.config import RuleConfig
 from routing.models import (
     AgentDefinition,
     Credential,
@@ -235,14 +236,7 @@ class RoutingRuleSerializer(FullCleanModelSerializer):
             "name",
             "priority",
             "enabled",
-            "model_glob",
-            "subagent",
-            "thinking",
-            "min_input_tokens",
-            "tool",
-            "header_name",
-            "header_value",
-            "background",
+            *RuleConfig.CONDITION_FIELDS,
             "provider",
             "target_model",
             "fallbacks",
