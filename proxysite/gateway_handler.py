@@ -14,7 +14,7 @@ rare sync call on this path (the first config load, `/readyz`) runs in
 asgiref's shared thread instead. Measured in bench/: these hops cost two
 thread starts per request and about half the per-request CPU.
 
-It resolves with its own URLconf (`proxysite.gateway_urls`), so a worker
+It resolves with its own URLconf (`gateway.urls`), so a worker
 that only proxies never imports the admin, the API or the dashboard.
 
 It also stops buffering a request body past SWITCHBOARD_MAX_BODY_BYTES and
@@ -34,7 +34,7 @@ from django.urls import set_script_prefix
 from routing.http import BODY_TOO_LARGE_SCOPE_KEY
 
 #: Routes this handler serves (the /v1/* endpoints and probes only).
-GATEWAY_URLCONF = "proxysite.gateway_urls"
+GATEWAY_URLCONF = "gateway.urls"
 
 
 class GatewayASGIHandler(ASGIHandler):

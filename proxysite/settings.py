@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "routing",
     "requestlog",
+    "gateway",
 ]
 
 # The /v1/* gateway endpoints skip this stack entirely (see proxysite/asgi.py):

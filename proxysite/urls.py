@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from proxysite import gateway_urls
+from gateway import urls as gateway_urls
 
 urlpatterns = [
     *gateway_urls.urlpatterns,

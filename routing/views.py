@@ -51,7 +51,6 @@ from providers.registry import adapter_for
 from providers.sse import encode_event
 from providers.token_estimate import estimate_input_tokens
 from providers.transport import UpstreamResponse, get_transport
-from requestlog import metrics
 from requestlog.conversation import conversation_key
 from requestlog.exchange import Exchange, cap_text, to_json_text
 from requestlog.models import Outcome
@@ -612,48 +611,3 @@ async def raw_chunks(upstream: UpstreamResponse, exchange: Exchange) -> AsyncIte
     finally:
         await upstream.aclose()
         exchange.finish()
-
-
-# --- preflight and health ------------------------------------------------------------
-async def preflight(request: HttpRequest) -> HttpResponse:
-    """Claude Code's `HEAD /` or `HEAD /api/hello` reachability check."""
-    return HttpResponse(status=200)
-
-
-async def healthz(request: HttpRequest) -> HttpResponse:
-    """Liveness: the process answers."""
-    return HttpResponse(orjson.dumps({"status": "ok"}), content_type="application/json")
-
-
-async def readyz(request: HttpRequest) -> HttpResponse:
-    """Readiness: the database answers and the routing config is loaded."""
-    checks: dict[str, str] = {}
-    try:
-        await sync_to_async(snapshot.stored_version)()
-        checks["database"] = "ok"
-    except Exception as exc:
-        checks["database"] = f"error: {type(exc).__name__}"
-    version = None
-    try:
-        version = (await routing_config()).version
-        checks["routing_config"] = "ok"
-    except Exception as exc:
-        checks["routing_config"] = f"error: {type(exc).__name__}"
-    ok = all(v == "ok" for v in checks.values())
-    body = {
-        "status": "ok" if ok else "unavailable",
-        "checks": checks,
-        "config_version": version,
-        "cooling_accounts": sorted(f"{p}/{label}" for p, label in accounts.cooling()),
-    }
-    return HttpResponse(
-        orjson.dumps(body),
-        status=200 if ok else 503,
-        content_type="application/json",
-    )
-
-
-async def prometheus_metrics(request: HttpRequest) -> HttpResponse:
-    """Prometheus exposition of this worker's counters (requestlog.metrics)."""
-    body, content_type = metrics.exposition()
-    return HttpResponse(body, content_type=content_type)

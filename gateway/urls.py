@@ -8,6 +8,7 @@ routes for the full site.
 
 from django.urls import path, re_path
 
+from gateway import probes
 from routing import views
 
 urlpatterns = [
@@ -15,8 +16,8 @@ urlpatterns = [
     path("v1/messages/count_tokens", views.count_tokens, name="count-tokens"),
     path("v1/models", views.models, name="models"),
     re_path(r"^v1/(?P<rest>.*)$", views.passthrough, name="passthrough"),
-    path("api/hello", views.preflight, name="preflight"),
-    path("healthz", views.healthz, name="healthz"),
-    path("readyz", views.readyz, name="readyz"),
-    path("metrics", views.prometheus_metrics, name="metrics"),
+    path("api/hello", probes.preflight, name="preflight"),
+    path("healthz", probes.healthz, name="healthz"),
+    path("readyz", probes.readyz, name="readyz"),
+    path("metrics", probes.prometheus_metrics, name="metrics"),
 ]
