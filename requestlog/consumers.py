@@ -1,7 +1,7 @@
 """The dashboard's live request feed: `/ws/requests/`.
 
-Staff only (the same rule as the dashboard pages): anyone else is refused
-before the handshake completes. A joined socket receives, for each batch the
+Staff with `requestlog.view_requestlog` only (the dashboard pages' rule):
+anyone else is refused before the handshake completes. A joined socket receives, for each batch the
 log writer stores, `{"rows": [...]}` where each row has the fields the page
 filters on and its table row as `html` (see `requestlog.live`). The browser
 sends nothing.
@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from requestlog import live
@@ -20,15 +21,22 @@ from requestlog import live
 FORBIDDEN = 4403
 
 
-def is_staff(user: Any) -> bool:
-    return bool(user and user.is_authenticated and user.is_active and user.is_staff)
+#: What watching the feed takes: it carries logged rows, as the dashboard does.
+VIEW_LOG = "requestlog.view_requestlog"
+
+
+def may_watch(user: Any) -> bool:
+    """Staff holding VIEW_LOG (reads permissions from the database: call off the loop)."""
+    if not (user and user.is_authenticated and user.is_active and user.is_staff):
+        return False
+    return bool(user.has_perm(VIEW_LOG))
 
 
 class RequestFeedConsumer(AsyncJsonWebsocketConsumer):
     joined = False
 
     async def connect(self) -> None:
-        if not is_staff(self.scope.get("user")):
+        if not await database_sync_to_async(may_watch)(self.scope.get("user")):
             await self.close(code=FORBIDDEN)
             return
         await self.channel_layer.group_add(live.GROUP, self.channel_name)

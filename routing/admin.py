@@ -17,6 +17,7 @@ from django.urls import path
 from routing.agent_sync import configured_scanner, sync_agents
 from routing.agents import AgentFileError, parse_agent_file
 from routing.config import RuleConfig
+from routing.connection_guard import REFUSAL, guarded_changes, may_change_connection
 from routing.models import (
     AgentDefinition,
     Credential,
@@ -68,6 +69,20 @@ class CredentialInline(admin.TabularInline):
         return obj.masked() if obj.pk and obj.encrypted_secret else "—"
 
 
+class ProviderForm(forms.ModelForm):
+    """Refuses to move a provider's stored keys (see `routing.connection_guard`)."""
+
+    #: Set per request by ProviderAdmin.get_form.
+    editing_user = None
+
+    def clean(self):
+        cleaned = super().clean()
+        if not may_change_connection(self.editing_user, self.instance, cleaned):
+            for name in guarded_changes(self.instance, cleaned):
+                self.add_error(name, REFUSAL)
+        return cleaned
+
+
 @admin.register(Provider)
 class ProviderAdmin(admin.ModelAdmin):
     list_display = [
@@ -81,6 +96,7 @@ class ProviderAdmin(admin.ModelAdmin):
     ]
     list_filter = ["wire_format", "enabled"]
     search_fields = ["name", "base_url"]
+    form = ProviderForm
     inlines = [CredentialInline]
     # A base URL typed without a scheme means https (Django 6's default, chosen now).
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
@@ -88,6 +104,11 @@ class ProviderAdmin(admin.ModelAdmin):
         (None, {"fields": ["name", "wire_format", "preset", "base_url", "enabled", "is_default"]}),
         ("Connection", {"fields": ["connect_timeout", "read_timeout", "extra_headers"]}),
     ]
+
+    def get_form(self, request: HttpRequest, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        form.editing_user = request.user  # a class made for this request
+        return form
 
     @admin.display(description="credentials")
     def credential_count(self, obj: Provider) -> int:

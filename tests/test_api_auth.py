@@ -1,16 +1,17 @@
-"""Nothing under /api/ answers anyone but staff: session or token, never anonymous."""
+"""Nothing under /api/ answers anyone but staff with permissions: session or token."""
 
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Permission, User
 from django.core.management import call_command
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from requestlog.models import ModelPrice
 from routing.models import Provider
-from tests.logrows import make_row, staff_client, user_client
+from tests.logrows import make_row, user_client
+from tests.operators import OPERATOR_APPS, operator_client, staff_api_client
 
 pytestmark = pytest.mark.django_db
 
@@ -92,8 +93,26 @@ def test_a_wrong_token_is_refused():
     assert response.json() == {"detail": "Invalid token."}
 
 
+def test_a_staff_user_without_permissions_is_refused_everywhere(readable_urls):
+    client = staff_api_client()
+    for url in readable_urls:
+        assert client.get(url).status_code == 403, url
+    for url in COLLECTIONS:
+        assert client.post(url, {}, format="json").status_code == 403, url
+
+
+def test_a_user_with_every_permission_who_is_not_staff_is_refused(readable_urls):
+    user = User.objects.create_user("plain", "plain@example.com", "pw")
+    user.user_permissions.set(Permission.objects.filter(content_type__app_label__in=OPERATOR_APPS))
+    client = APIClient()
+    client.force_login(user)
+    for url in readable_urls:
+        assert client.get(url).status_code == 403, url
+
+
 def test_a_staff_token_from_drf_create_token_works(readable_urls):
-    User.objects.create_user("ops", "ops@example.com", "pw", is_staff=True)
+    ops = User.objects.create_user("ops", "ops@example.com", "pw", is_staff=True)
+    ops.user_permissions.set(Permission.objects.filter(content_type__app_label__in=OPERATOR_APPS))
     call_command("drf_create_token", "ops")
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get(user__username='ops').key}")
@@ -102,7 +121,7 @@ def test_a_staff_token_from_drf_create_token_works(readable_urls):
         assert client.get(url).status_code == 200, url
 
 
-def test_staff_sessions_read_every_endpoint(readable_urls):
-    client = staff_client()
+def test_operator_sessions_read_every_endpoint(readable_urls):
+    client = operator_client()
     for url in readable_urls:
         assert client.get(url).status_code == 200, url

@@ -9,7 +9,8 @@ import orjson
 import pytest
 
 from requestlog import conversations
-from tests.logrows import T0, make_row, request_body, staff_client
+from tests.logrows import T0, make_row, request_body
+from tests.operators import log_reader_client as staff_client
 
 pytestmark = pytest.mark.django_db
 

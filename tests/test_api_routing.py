@@ -10,7 +10,7 @@ from django.test import Client
 
 from requestlog.models import ModelPrice
 from routing.models import AgentDefinition, Credential, ModelAlias, Provider, RoutingRule
-from tests.logrows import staff_client
+from tests.operators import operator_client as staff_client
 
 pytestmark = pytest.mark.django_db
 

@@ -11,7 +11,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from tests.logrows import T0, make_row, staff_client
+from tests.logrows import T0, make_row
+from tests.operators import log_reader_client as staff_client
 
 pytestmark = pytest.mark.django_db
 

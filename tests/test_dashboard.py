@@ -10,10 +10,11 @@ from typing import Any
 
 import orjson
 import pytest
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Permission, User
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from requestlog.conversation_links import key_to_segment
 from requestlog.dashboard import queries
 from requestlog.models import RequestLog
 
@@ -102,7 +103,11 @@ def add_rows(*rows: dict[str, Any]) -> list[RequestLog]:
 
 @pytest.fixture
 def staff(client, db):
+    """An operator: staff with every permission of routing and requestlog."""
     user = User.objects.create_user("operator", password="pw-for-tests-only", is_staff=True)
+    user.user_permissions.set(
+        Permission.objects.filter(content_type__app_label__in=["routing", "requestlog"])
+    )
     client.force_login(user)
     return client
 
@@ -440,13 +445,44 @@ def test_conversations_are_listed_with_their_first_prompt_and_totals(staff):
     assert "/conversations/a/" in content
 
 
-def test_conversation_keys_from_headers_may_hold_any_character(staff):
-    key = "team/a b?c#<d>"
-    add_rows(log_row(conversation_key=key, answer="odd key"))
-    listing = staff.get("/conversations/").content.decode()
-    assert "/conversations/team/a%20b%3Fc%23%3Cd%3E/" in listing
-    response = staff.get("/conversations/team/a%20b%3Fc%23%3Cd%3E/")
-    assert response.status_code == 200 and "odd key" in response.content.decode()
+ODD_KEYS = [
+    "team/a b?c#<d>",
+    "line one\nline two/../x?y",
+    "50%25 off #1",
+    "../..",
+    ".",
+    "~not-encoded",
+    "sitzung-ü-会話-🙂",
+    "k" * 99 + "\n",
+]
+
+
+@pytest.mark.parametrize("key", ODD_KEYS)
+def test_conversation_keys_from_headers_may_hold_any_character(staff, key):
+    row = add_rows(log_row(conversation_key=key, answer="odd key"))[0]
+    url = "/conversations/" + key_to_segment(key) + "/"
+
+    listing = staff.get("/conversations/")
+    detail = staff.get(f"/requests/{row.request_id}/")
+    page = staff.get(url)
+
+    assert listing.status_code == 200 and url in listing.content.decode()
+    assert detail.status_code == 200 and url in detail.content.decode()
+    assert page.status_code == 200 and "odd key" in page.content.decode()
+    assert RequestLog.objects.get(pk=row.pk).conversation_key == key  # stored as it came
+
+
+def test_a_plain_conversation_key_is_its_own_url(staff):
+    key = "2f0c7a52-8c1e-4a35-9d1b-0b6a1c9e1d2f"
+    add_rows(log_row(conversation_key=key, answer="plain key"))
+    assert f"/conversations/{key}/" in staff.get("/conversations/").content.decode()
+    assert "plain key" in staff.get(f"/conversations/{key}/").content.decode()
+
+
+@pytest.mark.parametrize("segment", ["~", "~!!", "~YQ=", "~YWI", "a/b", "%0A"])
+def test_a_segment_that_is_no_key_is_not_found(staff, segment):
+    add_rows(log_row(conversation_key="ab"))  # ~YWI would be "ab", but "ab" is plain
+    assert staff.get(f"/conversations/{segment}/").status_code == 404
 
 
 def test_a_conversation_lists_its_turns_with_answers(staff):

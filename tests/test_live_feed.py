@@ -1,4 +1,4 @@
-"""The live feed: `/ws/requests/` is staff only and pushes rows as the log writer stores them.
+"""The live feed: `/ws/requests/`, for staff who may read the log, pushes stored rows.
 
 Driven through the real ASGI application (origin check, session auth, URL
 routing) with Channels' WebsocketCommunicator. Rows are published from
@@ -14,7 +14,7 @@ import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from channels.testing import WebsocketCommunicator
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Permission, User
 from django.test import Client
 
 from requestlog import live
@@ -53,8 +53,12 @@ async def close(socket: WebsocketCommunicator) -> None:
         await socket.disconnect()
 
 
-def session_cookie(username: str, *, staff: bool) -> str:
+def session_cookie(username: str, *, staff: bool, can_read_log: bool = True) -> str:
     user = User.objects.create_user(username, password="pw-for-tests-only", is_staff=staff)
+    if can_read_log:
+        user.user_permissions.add(
+            Permission.objects.get(content_type__app_label="requestlog", codename="view_requestlog")
+        )
     client = Client()
     client.force_login(user)
     return f"sessionid={client.cookies['sessionid'].value}"
@@ -78,6 +82,17 @@ def test_an_anonymous_connection_is_refused(application):
 
 def test_a_signed_in_user_who_is_not_staff_is_refused(application):
     cookie = session_cookie("visitor", staff=False)
+
+    async def scenario() -> None:
+        socket = communicator(application, cookie)
+        connected, _ = await socket.connect()
+        assert not connected
+
+    async_to_sync(scenario)()
+
+
+def test_a_staff_user_without_the_log_permission_is_refused(application):
+    cookie = session_cookie("staffer", staff=True, can_read_log=False)
 
     async def scenario() -> None:
         socket = communicator(application, cookie)

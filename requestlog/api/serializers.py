@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import orjson
+from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.reverse import reverse
 
+from requestlog.conversation_links import key_to_segment
 from requestlog.conversations import ConversationSummary
 from requestlog.models import ModelPrice, RequestLog
 from requestlog.stats import BUCKETS, GROUP_BY_CHOICES, Percentiles
-from routing.serializers import FullCleanModelSerializer
 
 #: Columns the list leaves out (bodies can be hundreds of kB each).
 HEAVY_FIELDS = (
@@ -139,7 +141,9 @@ class ConversationSerializer(serializers.Serializer):
 
     def get_url(self, summary: ConversationSummary) -> str:
         return reverse(
-            "api-conversation-detail", args=[summary.key], request=self.context.get("request")
+            "api-conversation-detail",
+            args=[key_to_segment(summary.key)],
+            request=self.context.get("request"),
         )
 
 
@@ -227,7 +231,9 @@ class StatsSerializer(serializers.Serializer):
 
 
 # --- prices ------------------------------------------------------------------------
-class ModelPriceSerializer(FullCleanModelSerializer):
+class ModelPriceSerializer(serializers.ModelSerializer):
+    """A price, validated by `ModelPrice.full_clean()` as the admin's form validates it."""
+
     class Meta:
         model = ModelPrice
         fields = [
@@ -245,3 +251,14 @@ class ModelPriceSerializer(FullCleanModelSerializer):
             "updated_at",
         ]
         read_only_fields = ["updated_at"]
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = super().validate(attrs)
+        price = copy.copy(self.instance) if self.instance is not None else ModelPrice()
+        for name, value in attrs.items():
+            setattr(price, name, value)
+        try:
+            price.full_clean()
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(serializers.as_serializer_error(exc)) from None
+        return attrs

@@ -1,8 +1,10 @@
-"""The /api/ views: request log, conversations, statistics and routing config CRUD.
+"""The /api/ views of the request log: requests, conversations, statistics, prices.
 
-Authentication and permissions come from REST_FRAMEWORK in settings: session
-or token, staff only, nothing anonymous. The request log is read-only here;
-old rows go with `manage.py prunelogs`, never through the API.
+Session or token (REST_FRAMEWORK in settings), then staff with
+`requestlog.view_requestlog` for the log, and ModelPrice's model permissions
+for prices (see `permissions.py`); nothing anonymous. The request log is
+read-only here; old rows go with `manage.py prunelogs`, never through the
+API. The routing config's endpoints are in `routing.api`.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from requestlog.api.pagination import (
     encode_token,
     page_size,
 )
+from requestlog.api.permissions import CanReadLog, StaffModelPermissions
 from requestlog.api.serializers import (
     HEAVY_FIELDS,
     ConversationSerializer,
@@ -49,23 +52,8 @@ from requestlog.api.serializers import (
     StatsQuerySerializer,
     StatsSerializer,
 )
+from requestlog.conversation_links import SEGMENT_REGEX, key_from_segment
 from requestlog.models import ModelPrice, RequestLog
-from routing.models import (
-    AgentDefinition,
-    Credential,
-    ModelAlias,
-    Provider,
-    RoutingRule,
-    SubagentMapping,
-)
-from routing.serializers import (
-    AgentDefinitionSerializer,
-    CredentialSerializer,
-    ModelAliasSerializer,
-    ProviderSerializer,
-    RoutingRuleSerializer,
-    SubagentMappingSerializer,
-)
 
 #: Sort keys of the request list (`?ordering=`, "-" for high to low).
 REQUEST_ORDERINGS = {
@@ -101,6 +89,7 @@ DEFAULT_STATS_RANGE = timedelta(days=7)
 class RequestLogViewSet(viewsets.ReadOnlyModelViewSet):
     """The request log, newest first; filters, search, ordering and cursor pages."""
 
+    permission_classes = [CanReadLog]
     queryset = RequestLog.objects.all()
     lookup_field = "request_id"
     filterset_class = RequestLogFilter
@@ -118,10 +107,16 @@ class RequestLogViewSet(viewsets.ReadOnlyModelViewSet):
 
 # --- conversations -----------------------------------------------------------------
 class ConversationViewSet(viewsets.ViewSet):
-    """Requests grouped by conversation key, most recently active first."""
+    """Requests grouped by conversation key, most recently active first.
 
+    A conversation's URL holds its key as `requestlog.conversation_links`
+    writes it: as it is when plain, else `~` and its URL-safe base64; follow
+    the `url` each conversation carries.
+    """
+
+    permission_classes = [CanReadLog]
     lookup_field = "key"
-    lookup_value_regex = "[^/]+"
+    lookup_value_regex = f"(?:{SEGMENT_REGEX})"
     keyset_orderings = {"started_at": SortKey("started_at", decode_datetime)}
     keyset_default_ordering = "started_at"
 
@@ -175,6 +170,10 @@ class ConversationViewSet(viewsets.ViewSet):
         ),
     )
     def retrieve(self, request: Request, key: str) -> Response:
+        try:
+            key = key_from_segment(key)
+        except ValueError:
+            raise NotFound("No such conversation.") from None
         summary = conversations.summarize([key]).get(key)
         if summary is None:
             raise NotFound("No such conversation.")
@@ -218,6 +217,8 @@ class StatsView(APIView):
     filters read the log rows and are exact but slower on big logs.
     """
 
+    permission_classes = [CanReadLog]
+
     @extend_schema(
         parameters=[StatsQuerySerializer, *_filter_parameters()],
         responses=StatsSerializer,
@@ -258,41 +259,10 @@ class StatsView(APIView):
         return Response(StatsSerializer(result).data)
 
 
-# --- routing config ----------------------------------------------------------------
-class ProviderViewSet(viewsets.ModelViewSet):
-    queryset = Provider.objects.all()
-    serializer_class = ProviderSerializer
-
-
-class CredentialViewSet(viewsets.ModelViewSet):
-    """Provider keys: `secret` is write-only and never returned; `masked` hints at it."""
-
-    queryset = Credential.objects.select_related("provider")
-    serializer_class = CredentialSerializer
-
-
-class ModelAliasViewSet(viewsets.ModelViewSet):
-    queryset = ModelAlias.objects.select_related("provider")
-    serializer_class = ModelAliasSerializer
-
-
-class AgentDefinitionViewSet(viewsets.ModelViewSet):
-    queryset = AgentDefinition.objects.select_related("mapping__provider")
-    serializer_class = AgentDefinitionSerializer
-
-
-class SubagentMappingViewSet(viewsets.ModelViewSet):
-    queryset = SubagentMapping.objects.select_related("agent", "provider")
-    serializer_class = SubagentMappingSerializer
-
-
-class RoutingRuleViewSet(viewsets.ModelViewSet):
-    queryset = RoutingRule.objects.select_related("provider")
-    serializer_class = RoutingRuleSerializer
-
-
+# --- prices ---------------------------------------------------------------------------
 class ModelPriceViewSet(viewsets.ModelViewSet):
     """Prices per million tokens; the most specific enabled match costs a request."""
 
+    permission_classes = [StaffModelPermissions]
     queryset = ModelPrice.objects.all()
     serializer_class = ModelPriceSerializer

@@ -1,7 +1,8 @@
 """The dashboard pages: requests (live), one request, conversations, usage.
 
-Staff only, like the admin: anonymous visitors are sent to the admin login,
-signed-in non-staff users get 403. Pages are server-rendered; the request
+For staff holding `requestlog.view_requestlog` (the "log reader" group has
+it), as the admin asks for request logs: anonymous visitors are sent to the
+admin login, anyone else signed in gets 403. Pages are server-rendered; the request
 list's only script (static/js/requests.js) prepends rows pushed over
 `/ws/requests/`. Statistics come from `requestlog.stats`, conversations from
 `requestlog.conversations`; the list queries are in `queries.py`.
@@ -42,27 +43,32 @@ from requestlog.models import RequestLog
 
 View = Callable[..., HttpResponse]
 
-#: Admin pages linked from the navigation: (label, admin URL name).
+#: Admin pages linked from the navigation: (label, app label, model name); each is
+#: shown to users the admin lets see that model (view or change permission).
 ADMIN_LINKS = (
-    ("Providers", "admin:routing_provider_changelist"),
-    ("Aliases", "admin:routing_modelalias_changelist"),
-    ("Agents", "admin:routing_agentdefinition_changelist"),
-    ("Mappings", "admin:routing_subagentmapping_changelist"),
-    ("Rules", "admin:routing_routingrule_changelist"),
-    ("Prices", "admin:requestlog_modelprice_changelist"),
+    ("Providers", "routing", "provider"),
+    ("Aliases", "routing", "modelalias"),
+    ("Agents", "routing", "agentdefinition"),
+    ("Mappings", "routing", "subagentmapping"),
+    ("Rules", "routing", "routingrule"),
+    ("Prices", "requestlog", "modelprice"),
 )
 
 
-def staff_required(view: View) -> View:
-    """Login (the admin's) for anonymous visitors; 403 for signed-in non-staff."""
+#: What every dashboard page needs: the pages show logged bodies, prompts and answers.
+VIEW_LOG = "requestlog.view_requestlog"
+
+
+def log_reader_required(view: View) -> View:
+    """Login (the admin's) for anonymous visitors; 403 unless staff with VIEW_LOG."""
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         user = request.user
         if not user.is_authenticated:
             return redirect_to_login(request.get_full_path())
-        if not (user.is_active and user.is_staff):
-            raise PermissionDenied("The dashboard is for staff users.")
+        if not (user.is_active and user.is_staff and user.has_perm(VIEW_LOG)):
+            raise PermissionDenied("The dashboard needs the permission to view request logs.")
         return view(request, *args, **kwargs)
 
     return wrapper
@@ -79,10 +85,12 @@ def page(
     request: HttpRequest, template: str, section: str, context: dict[str, Any]
 ) -> HttpResponse:
     """Render a dashboard page with the navigation."""
+    user = request.user
     admin_links = [
         {"label": label, "url": url}
-        for label, name in ADMIN_LINKS
-        if (url := _reverse(name)) is not None
+        for label, app, model in ADMIN_LINKS
+        if (user.has_perm(f"{app}.view_{model}") or user.has_perm(f"{app}.change_{model}"))
+        and (url := _reverse(f"admin:{app}_{model}_changelist")) is not None
     ]
     context = {
         "section": section,
@@ -100,7 +108,7 @@ def _query(params: dict[str, Any], **changes: Any) -> str:
 
 # --- requests -------------------------------------------------------------------
 @require_GET
-@staff_required
+@log_reader_required
 def requests_list(request: HttpRequest) -> HttpResponse:
     form = queries.RequestFilterForm(request.GET)
     filters = form.filters()
@@ -135,7 +143,7 @@ def requests_list(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-@staff_required
+@log_reader_required
 def request_detail(request: HttpRequest, request_id: str) -> HttpResponse:
     log = get_object_or_404(RequestLog, request_id=request_id)
     row = row_view({name: getattr(log, name) for name in queries.LIST_FIELDS})
@@ -210,7 +218,7 @@ def _micros(moment: datetime) -> int:
 
 
 @require_GET
-@staff_required
+@log_reader_required
 def conversation_list(request: HttpRequest) -> HttpResponse:
     size = convo.DEFAULT_PAGE_SIZE
     after = None
@@ -260,7 +268,7 @@ TURNS_PAGE = 100
 
 
 @require_GET
-@staff_required
+@log_reader_required
 def conversation_detail(request: HttpRequest, key: str) -> HttpResponse:
     turns = convo.conversation_turns(key)
     summary = convo.summarize([key]).get(key)
@@ -441,7 +449,7 @@ def _pct_label(value: float) -> str:
 
 
 @require_GET
-@staff_required
+@log_reader_required
 def usage(request: HttpRequest) -> HttpResponse:
     period = request.GET.get("period", DEFAULT_PERIOD)
     if period not in PERIODS:

@@ -1,0 +1,1 @@
+"""The routing config's REST API under /api/: providers, credentials, aliases, agents, rules."""
