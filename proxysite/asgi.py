@@ -15,7 +15,6 @@ import os
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "proxysite.settings")
 
 from channels.routing import ProtocolTypeRouter, URLRouter
-from channels.security.websocket import AllowedHostsOriginValidator
 from django.core.asgi import get_asgi_application
 
 django_app = get_asgi_application()  # sets Django up before the imports below
@@ -25,7 +24,7 @@ from django.conf import settings  # noqa: E402
 
 from providers.accounts import accounts  # noqa: E402
 from proxysite.gateway_handler import GatewayASGIHandler  # noqa: E402
-from proxysite.websockets import websocket_urlpatterns  # noqa: E402
+from proxysite.websockets import SameOriginValidator, websocket_urlpatterns  # noqa: E402
 from requestlog.writer import log_writer  # noqa: E402
 from routing import snapshot  # noqa: E402
 from routing.agent_sync import AgentWatcher  # noqa: E402
@@ -103,8 +102,9 @@ warm_up()
 application = ProtocolTypeRouter(
     {
         "http": http_app,
-        "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+        "websocket": SameOriginValidator(
+            AuthMiddlewareStack(URLRouter(websocket_urlpatterns)),
+            settings.SWITCHBOARD_ALLOWED_ORIGINS,
         ),
         "lifespan": lifespan_app,
     }

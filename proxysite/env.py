@@ -12,6 +12,8 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
+from proxysite.private_files import ensure_private_dir, tighten_files
+
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -83,14 +85,16 @@ def secret_from_file_or_new(name: str, path: Path, make: Callable[[], str]) -> s
     """NAME from the environment, else the value kept in `path`, else a new one saved there.
 
     Used for the embedded default so a newcomer needs no configuration: the
-    file is created with mode 0600 in the data directory on first start.
+    file is created with mode 0600 in the data directory on first start (an
+    existing one readable by others is tightened to 0600).
     """
     value = envsecret(name)
     if value:
         return value
     if path.exists():
+        tighten_files([path])
         return path.read_text().strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    ensure_private_dir(path.parent)
     value = make()
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

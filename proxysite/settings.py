@@ -13,6 +13,7 @@ import dj_database_url
 from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
+from proxysite import private_files
 from proxysite.env import (
     envbool,
     envfloat,
@@ -27,14 +28,43 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 # --- Where state lives -------------------------------------------------------
 DATA_DIR = Path(envstr("SWITCHBOARD_DATA_DIR", str(BASE_DIR / "data"))).resolve()
+# It holds every logged prompt and the keys: only the gateway's user may enter it
+# (0700; its files 0600), and looser modes left by older versions are tightened.
+private_files.ensure_private_dir(DATA_DIR)
+# (the log writer's spill file: requestlog.writer.SPILL_FILE_NAME)
+private_files.tighten_files([DATA_DIR / "unwritten-log-rows.jsonl"])
 
 # --- Core Django -------------------------------------------------------------
 DEBUG = envbool("SWITCHBOARD_DEBUG", False)
 SECRET_KEY = secret_from_file_or_new(
     "SWITCHBOARD_SECRET_KEY", DATA_DIR / "secret_key", lambda: secrets.token_urlsafe(50)
 )
-ALLOWED_HOSTS = envlist("SWITCHBOARD_ALLOWED_HOSTS", ["*"])
+# Host names clients may use. Loopback only by default, so a web page cannot reach
+# a local gateway through DNS rebinding; the gateway paths check it too
+# (gateway/host_check.py), although they skip Django's middleware.
+ALLOWED_HOSTS = envlist("SWITCHBOARD_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
+# Origins (scheme://host[:port]) whose pages may open the dashboard's websocket,
+# besides the site's own origin (that of the Host header).
+SWITCHBOARD_ALLOWED_ORIGINS = envlist("SWITCHBOARD_ALLOWED_ORIGINS", [])
 CSRF_TRUSTED_ORIGINS = envlist("SWITCHBOARD_CSRF_TRUSTED_ORIGINS", [])
+
+# --- HTTPS, behind a TLS-terminating proxy -------------------------------------
+# SWITCHBOARD_HTTPS=1: the site is only reached over HTTPS, through a proxy that
+# sets X-Forwarded-Proto (overwriting what the client sent). Secure cookies,
+# HSTS and a redirect to HTTPS for the admin, dashboard and API; the gateway
+# paths (/v1/*, probes) skip middleware and are never redirected.
+SWITCHBOARD_HTTPS = envbool("SWITCHBOARD_HTTPS", False)
+if SWITCHBOARD_HTTPS:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = envint("SWITCHBOARD_HSTS_SECONDS", 365 * 24 * 3600, minimum=0)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    # Only makes the domain eligible: browsers preload it once it is submitted to
+    # hstspreload.org, which is the operator's choice.
+    SECURE_HSTS_PRELOAD = True
+X_FRAME_OPTIONS = "DENY"
 
 INSTALLED_APPS = [
     "daphne",
@@ -103,7 +133,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {
         "NAME": str(DATA_DIR / f"test-switchboard-{os.getpid()}.sqlite3")
     }
-    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    # Created here with mode 0600, before Django connects (SQLite gives the -wal and
+    # -shm files the database's mode); an existing one is tightened.
+    _sqlite_path = Path(DATABASES["default"]["NAME"])
+    if str(_sqlite_path) != ":memory:":
+        _sqlite_path.parent.mkdir(mode=private_files.PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+        private_files.create_private_file(_sqlite_path)
+        private_files.tighten_files(private_files.sqlite_files(_sqlite_path))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Channels ----------------------------------------------------------------
@@ -143,6 +179,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = None
 SWITCHBOARD_API_KEYS = [
     key.strip() for key in (envsecret("SWITCHBOARD_API_KEYS") or "").split(",") if key.strip()
 ]
+# Bearer token that /metrics requires, and that shows /readyz's details; unset =
+# only loopback clients that did not come through a proxy get them.
+SWITCHBOARD_METRICS_TOKEN = envsecret("SWITCHBOARD_METRICS_TOKEN") or ""
 # Upstream used for the `anthropic` provider created on first start.
 SWITCHBOARD_UPSTREAM_URL = envstr("SWITCHBOARD_UPSTREAM_URL", "https://api.anthropic.com")
 # Largest request body accepted on /v1/* (Anthropic's own limit is 32 MB).

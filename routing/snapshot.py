@@ -32,12 +32,23 @@ from routing.targets import parse_target_list
 logger = logging.getLogger(__name__)
 
 _current: RoutingConfig | None = None
+#: "provider/label" of the enabled credentials the loaded copy could not decrypt.
+_unreadable: tuple[str, ...] = ()
 _lock = threading.Lock()
 _poller: threading.Thread | None = None
 
 
 def build() -> RoutingConfig:
     """Read the config tables into a new immutable RoutingConfig (sync, does queries)."""
+    return build_with_unreadable()[0]
+
+
+def build_with_unreadable() -> tuple[RoutingConfig, tuple[str, ...]]:
+    """build(), plus "provider/label" of each enabled credential it had to skip.
+
+    A credential is skipped when it cannot be decrypted: SWITCHBOARD_ENCRYPTION_KEY
+    is not the key it was stored with. /readyz reports them (load() keeps the list).
+    """
     from routing.models import (
         AgentDefinition,
         ConfigVersion,
@@ -52,11 +63,14 @@ def build() -> RoutingConfig:
     providers: dict[str, ProviderConfig] = {}
     default: str | None = None
     creds_by_provider: dict[int, list[CredentialConfig]] = {}
-    for cred in Credential.objects.filter(enabled=True).order_by("label"):
+    unreadable: list[str] = []
+    credentials = Credential.objects.filter(enabled=True, provider__enabled=True)
+    for cred in credentials.select_related("provider").order_by("label"):
         try:
             secret = cred.secret()
         except ValueError as exc:
             logger.error("credential %s skipped: %s", cred.label, exc)
+            unreadable.append(f"{cred.provider.name}/{cred.label}")
             continue
         creds_by_provider.setdefault(cred.provider_id, []).append(
             CredentialConfig(label=cred.label, secret=secret, weight=max(1, cred.weight))
@@ -125,7 +139,7 @@ def build() -> RoutingConfig:
         )
         for a in AgentDefinition.objects.filter(present=True)
     ]
-    return RoutingConfig(
+    config = RoutingConfig(
         version=version_row.version if version_row else 0,
         providers=providers,
         aliases=aliases,
@@ -135,6 +149,7 @@ def build() -> RoutingConfig:
         matcher=SubagentMatcher(agents),
         background_models=tuple(settings.SWITCHBOARD_BACKGROUND_MODELS),
     )
+    return config, tuple(sorted(unreadable))
 
 
 def _refs(value: object) -> tuple[TargetRef, ...]:
@@ -164,12 +179,27 @@ def current() -> RoutingConfig | None:
     return _current
 
 
+def unreadable_credentials() -> tuple[str, ...]:
+    """ "provider/label" of the credentials the loaded copy could not decrypt (never secrets)."""
+    return _unreadable
+
+
 def load() -> RoutingConfig:
     """Build and install a new copy. Sync: call it from a thread, never from the event loop."""
-    global _current
-    config = build()
+    global _current, _unreadable
+    config, unreadable = build_with_unreadable()
+    if unreadable:
+        logger.error(
+            "%d stored credential(s) cannot be decrypted with SWITCHBOARD_ENCRYPTION_KEY "
+            "and are NOT used: %s. The key is not the one they were stored with: restore "
+            "the old key, or re-encrypt them with `manage.py rotatekey --old-key-file FILE` "
+            "(docs/operations.md). /readyz answers 503 until then.",
+            len(unreadable),
+            ", ".join(unreadable),
+        )
     with _lock:
         _current = config
+        _unreadable = unreadable
     return config
 
 

@@ -21,7 +21,7 @@ def test_healthz_and_readyz_report_ok(gateway):
     assert httpx.get(gateway.url + "/healthz", timeout=5).json() == {"status": "ok"}
     ready = httpx.get(gateway.url + "/readyz", timeout=5)
     assert ready.status_code == 200
-    assert ready.json()["checks"] == {"database": "ok", "routing_config": "ok"}
+    assert ready.json()["checks"] == {"database": "ok", "routing_config": "ok", "credentials": "ok"}
 
 
 def test_count_tokens_is_forwarded_to_an_anthropic_target(gateway, fake_upstream, log_rows):

@@ -91,3 +91,36 @@ def test_metrics_count_requests_tokens_and_attempts(gateway):
         'status="200"} 1.0' in text
     )
     assert "switchboard_request_duration_seconds_bucket" in text
+
+
+def test_metrics_from_a_proxied_client_needs_the_metrics_token(anthropic_provider, start_gateway):
+    gateway = start_gateway(SWITCHBOARD_METRICS_TOKEN="scrape-me")
+    relayed = {"x-forwarded-for": "203.0.113.7"}
+
+    without = httpx.get(gateway.url + "/metrics", headers=relayed, timeout=5)
+    with_token = httpx.get(
+        gateway.url + "/metrics",
+        headers={**relayed, "authorization": "Bearer scrape-me"},
+        timeout=5,
+    )
+    ready = httpx.get(gateway.url + "/readyz", headers=relayed, timeout=5)
+
+    assert without.status_code == 401
+    assert without.json()["error"]["type"] == "authentication_error"
+    assert with_token.status_code == 200
+    assert "switchboard_" in with_token.text
+    assert ready.json() == {"status": "ok"}
+
+
+def test_metrics_without_a_token_setting_is_refused_to_a_proxied_client(gateway):
+    relayed = httpx.get(gateway.url + "/metrics", headers={"forwarded": "for=1.2.3.4"}, timeout=5)
+    assert relayed.status_code == 403
+    assert relayed.json()["error"]["type"] == "permission_error"
+
+
+def test_the_probes_refuse_a_host_that_is_not_allowed(gateway):
+    for path in ("/healthz", "/readyz", "/metrics"):
+        answer = httpx.get(gateway.url + path, headers={"host": "attacker.example"}, timeout=5)
+        assert answer.status_code == 400, path
+        assert answer.json()["error"]["type"] == "invalid_request_error"
+        assert "attacker.example" in answer.json()["error"]["message"]
