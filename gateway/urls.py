@@ -8,8 +8,7 @@ routes for the full site.
 
 from django.urls import path, re_path
 
-from gateway import probes
-from routing import views
+from gateway import probes, views
 
 urlpatterns = [
     path("v1/messages", views.messages, name="messages"),
@@ -21,3 +20,8 @@ urlpatterns = [
     path("readyz", probes.readyz, name="readyz"),
     path("metrics", probes.prometheus_metrics, name="metrics"),
 ]
+
+handler400 = "gateway.fallback_errors.bad_request"
+handler403 = "gateway.fallback_errors.permission_denied"
+handler404 = "gateway.fallback_errors.not_found"
+handler500 = "gateway.fallback_errors.server_error"

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 
-from routing.config import CredentialConfig, ProviderConfig
+from providers.config import CredentialConfig, ProviderConfig
 
 #: Seconds an account rests after each status when the upstream says nothing.
 DEFAULT_COOLDOWN_BY_STATUS = {429: 60.0, 529: 30.0, 401: 600.0, 403: 600.0}

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from providers.anthropic.stream_log import MessageAccumulator
+from providers.config import CredentialConfig, ProviderConfig
 from providers.transport import UpstreamRequest, UpstreamResponse
-from routing.config import CredentialConfig, ProviderConfig
 
 
 @dataclass

@@ -5,6 +5,7 @@
     │   ├── InvalidRequest            400 invalid_request_error
     │   ├── RequestTooLarge           413 request_too_large
     │   ├── AuthenticationFailed      401 authentication_error
+    │   ├── PermissionDenied          403 permission_error
     │   └── NotFound                  404 not_found_error
     └── UpstreamError                 the provider could not be used
         ├── UpstreamConnectError      502 api_error (refused, reset, DNS)
@@ -13,7 +14,7 @@
         ├── UpstreamProtocolError     502 api_error (broken stream or body)
         └── NoRouteAvailable          502 api_error (no enabled provider)
 
-Views catch only these and turn them into Anthropic-shaped answers with
+The gateway's error boundary (`gateway.boundary`) turns these into Anthropic-shaped answers with
 `error_body()`; `map_transport_errors()` in `providers.transport` is the
 boundary where httpx exceptions become ours.
 """
@@ -50,6 +51,11 @@ class RequestTooLarge(ClientError):
 class AuthenticationFailed(ClientError):
     status = 401
     error_type = "authentication_error"
+
+
+class PermissionDenied(ClientError):
+    status = 403
+    error_type = "permission_error"
 
 
 class NotFound(ClientError):

@@ -52,6 +52,17 @@ def forwardable(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
     ]
 
 
+def with_extra_headers(
+    headers: list[tuple[str, str]], extra: Iterable[tuple[str, str]]
+) -> list[tuple[str, str]]:
+    """`headers` with a provider's configured extra headers added, replacing same-named ones."""
+    extra = [(name.lower(), value) for name, value in extra]
+    if not extra:
+        return headers
+    replaced = {name for name, _ in extra}
+    return [(n, v) for n, v in headers if n not in replaced] + extra
+
+
 def relayable(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
     """Upstream response headers to pass back to the client."""
     return [(n, v) for n, v in headers if n.lower() not in NOT_RELAYED]

@@ -12,6 +12,8 @@ from typing import Any
 
 import orjson
 
+from providers.errors import InvalidRequest
+
 CHARS_PER_TOKEN = 4
 TOKENS_PER_MESSAGE = 4
 #: Anthropic bills an image by its size, at most about 1,600 tokens.
@@ -23,31 +25,35 @@ def estimate_input_tokens(payload: dict[str, Any]) -> int:
     chars = 0
     fixed = 0
     system = payload.get("system")
-    chars += _content_chars(system) if system is not None else 0
-    for message in payload.get("messages") or ():
+    chars += _blocks(system, "system")[0] if system is not None else 0
+    messages = payload.get("messages")
+    for i, message in enumerate(messages if isinstance(messages, list) else ()):
         if isinstance(message, dict):
             fixed += TOKENS_PER_MESSAGE
-            chars_, fixed_ = _blocks(message.get("content"))
+            chars_, fixed_ = _blocks(message.get("content"), f"messages.{i}.content")
             chars += chars_
             fixed += fixed_
     tools = payload.get("tools")
     if isinstance(tools, list) and tools:
-        chars += len(orjson.dumps(tools))
+        chars += _json_chars(tools, "tools")
     return fixed + -(-chars // CHARS_PER_TOKEN)
 
 
-def _content_chars(content: Any) -> int:
-    chars, _ = _blocks(content)
-    return chars
+def _json_chars(value: Any, where: str) -> int:
+    """Characters of `value` as JSON; a value nested too deep to encode is refused."""
+    try:
+        return len(orjson.dumps(value))
+    except orjson.JSONEncodeError as exc:
+        raise InvalidRequest(f"{where}: cannot be read ({exc}); nest it less deeply") from None
 
 
-def _blocks(content: Any) -> tuple[int, int]:
+def _blocks(content: Any, where: str) -> tuple[int, int]:
     if isinstance(content, str):
         return len(content), 0
     if not isinstance(content, list):
         return 0, 0
     chars = fixed = 0
-    for block in content:
+    for j, block in enumerate(content):
         if not isinstance(block, dict):
             continue
         kind = block.get("type")
@@ -58,15 +64,16 @@ def _blocks(content: Any) -> tuple[int, int]:
         elif kind == "document":
             fixed += TOKENS_PER_DOCUMENT_PAGE_GUESS
         elif kind == "tool_use":
-            chars += len(orjson.dumps(block.get("input") or {})) + _len(block.get("name"))
+            chars += _json_chars(block.get("input") or {}, f"{where}.{j}.input")
+            chars += _len(block.get("name"))
         elif kind == "tool_result":
-            inner_chars, inner_fixed = _blocks(block.get("content"))
+            inner_chars, inner_fixed = _blocks(block.get("content"), f"{where}.{j}.content")
             chars += inner_chars
             fixed += inner_fixed
         elif kind == "thinking":
             chars += _len(block.get("thinking"))
         else:
-            chars += len(orjson.dumps(block))
+            chars += _json_chars(block, f"{where}.{j}")
     return chars, fixed
 
 

@@ -31,7 +31,7 @@ from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.core.handlers.exception import convert_exception_to_response
 from django.urls import set_script_prefix
 
-from routing.http import BODY_TOO_LARGE_SCOPE_KEY
+from gateway.ingress import BODY_TOO_LARGE_SCOPE_KEY
 
 #: Routes this handler serves (the /v1/* endpoints and probes only).
 GATEWAY_URLCONF = "gateway.urls"

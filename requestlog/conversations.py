@@ -13,11 +13,11 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 import orjson
 from django.db.models import Max, Min, Q, QuerySet
 
+from providers.anthropic.user_text import first_user_text
 from requestlog.models import RequestLog
 from requestlog.stats import Counts, count_aggregates
 
@@ -27,8 +27,6 @@ FIRST_PROMPT_CHARS = 200
 DEFAULT_PAGE_SIZE = 50
 #: Log rows read at first when looking for a page of conversations (doubled as needed).
 SCAN_CHUNK = 1000
-#: Claude Code wraps context it injects into the user's turn in these tags.
-_INJECTED_PREFIXES = ("<system-reminder>", "<command-", "<local-command-", "Caveat:")
 
 #: A position in the listing: the (last activity, key) of the last item seen.
 Position = tuple[datetime, str]
@@ -196,30 +194,7 @@ def first_prompt_text(request_body: str, limit: int = FIRST_PROMPT_CHARS) -> str
         return ""
     if not isinstance(payload, dict):
         return ""
-    text = _first_user_text(payload).strip()
+    text = first_user_text(payload, skip_injected=True).strip()
     if len(text) > limit:
         return text[: limit - 1].rstrip() + "…"
     return text
-
-
-def _first_user_text(payload: dict[str, Any]) -> str:
-    for message in payload.get("messages") or ():
-        if not isinstance(message, dict) or message.get("role") != "user":
-            continue
-        content = message.get("content")
-        if isinstance(content, str):
-            return content
-        if not isinstance(content, list):
-            continue
-        texts = [
-            block.get("text", "")
-            for block in content
-            if isinstance(block, dict) and block.get("type") == "text"
-        ]
-        own = [t for t in texts if isinstance(t, str) and not _is_injected(t)]
-        return "\n".join(own or [t for t in texts if isinstance(t, str)])
-    return ""
-
-
-def _is_injected(text: str) -> bool:
-    return text.lstrip().startswith(_INJECTED_PREFIXES)

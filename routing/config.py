@@ -9,24 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-
-@dataclass(frozen=True)
-class CredentialConfig:
-    label: str
-    secret: str = field(repr=False)
-    weight: int = 1
-
-
-@dataclass(frozen=True)
-class ProviderConfig:
-    name: str
-    wire_format: str
-    base_url: str
-    connect_timeout: float
-    read_timeout: float
-    extra_headers: tuple[tuple[str, str], ...] = ()
-    credentials: tuple[CredentialConfig, ...] = ()
-    preset: str = ""
+# Re-exported: routing code and tests read the provider types from here too.
+from providers.config import CredentialConfig as CredentialConfig
+from providers.config import ProviderConfig as ProviderConfig
 
 
 @dataclass(frozen=True)

@@ -48,7 +48,7 @@ class Explanation:
 
 
 def explain(payload: dict[str, Any], headers: dict[str, str], config: RoutingConfig) -> Explanation:
-    summary, match = summarize(payload, headers, config)
+    summary, match = summarize(payload, payload["model"], headers, config)
     result = Explanation(
         summary=summary,
         match=match,

@@ -13,14 +13,17 @@ UNKNOWN_SUBAGENT = "(unknown subagent)"
 
 
 def summarize(
-    payload: dict[str, Any], headers: dict[str, str], config: RoutingConfig
+    payload: dict[str, Any], model: str, headers: dict[str, str], config: RoutingConfig
 ) -> tuple[RequestSummary, SubagentMatch | None]:
-    """The router's view of a request, and how its subagent was recognised."""
+    """The router's view of a validated request, and how its subagent was recognised.
+
+    `model` is the request's model as ingress read it (validation made it a string).
+    """
     match = config.matcher.match(payload.get("system"), headers) if config.matcher else None
     agent = match.agent.name if match is not None and match.agent is not None else None
     tools = payload.get("tools") if isinstance(payload.get("tools"), list) else []
     summary = RequestSummary(
-        model=str(payload.get("model", "")),
+        model=model,
         headers=headers,
         subagent=agent,
         is_subagent_call=bool(match and match.is_subagent_call),

@@ -19,7 +19,3 @@ def parse_target_list(value: object) -> list[tuple[str, str]]:
     if not isinstance(value, list):
         raise ValueError('fallbacks must be a list, e.g. ["anthropic:claude-sonnet-4-5"]')
     return [parse_target(item) for item in value]
-
-
-def format_target(provider: str, model: str) -> str:
-    return f"{provider}:{model}"

@@ -9,6 +9,14 @@ import openai
 
 _open: list[Any] = []
 
+#: A gateway key for tests that use stored provider credentials: those are only
+#: attached to requests that carry a valid key (closed by default).
+GATEWAY_KEY = "sb-test-gateway-key"
+#: The environment that makes a test gateway require (and accept) GATEWAY_KEY.
+KEYED_GATEWAY = {"SWITCHBOARD_API_KEYS": GATEWAY_KEY}
+#: The header a client sends it in.
+KEY_HEADER = {"x-switchboard-key": GATEWAY_KEY}
+
 
 def anthropic_client(base_url: str, **kwargs: Any) -> anthropic.Anthropic:
     if "auth_token" not in kwargs:

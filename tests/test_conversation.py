@@ -8,7 +8,8 @@ from typing import Any
 import orjson
 import pytest
 
-from requestlog.conversation import conversation_key, first_user_text, session_from_user_id
+from gateway.conversation_key import conversation_key, session_from_user_id
+from providers.anthropic.user_text import first_user_text
 
 SESSION = "8f1c2a6e-3b4d-4e5f-9a0b-1c2d3e4f5a6b"
 LEGACY_USER_ID = (

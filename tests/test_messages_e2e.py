@@ -12,7 +12,7 @@ import pytest
 
 from requestlog.models import RequestLog
 from routing.models import Credential, ModelAlias
-from tests.clients import anthropic_client
+from tests.clients import KEY_HEADER, KEYED_GATEWAY, anthropic_client
 from tests.fakes.upstream import (
     anthropic_error,
     anthropic_message,
@@ -116,9 +116,11 @@ def test_a_stored_credential_replaces_the_client_key_and_is_never_logged(
     credential = Credential(provider=anthropic_provider, label="team-a")
     credential.set_secret(STORED_KEY)
     credential.save()
-    gateway = start_gateway()
+    gateway = start_gateway(**KEYED_GATEWAY)
 
-    sdk(gateway).messages.create(model="claude-x", max_tokens=5, messages=HELLO)
+    sdk(gateway, default_headers=KEY_HEADER).messages.create(
+        model="claude-x", max_tokens=5, messages=HELLO
+    )
     gateway.stop()
 
     received = fake_upstream.requests[0]

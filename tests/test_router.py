@@ -324,7 +324,7 @@ GO_MATCHER = SubagentMatcher(
 
 
 def summarise(model: str, system: object, headers: dict[str, str] | None = None):
-    """What routing.views.route builds from a request, for the subagent step."""
+    """What gateway.route.choose_target builds from a request, for the subagent step."""
     headers = headers or {}
     match = GO_MATCHER.match(system, headers)
     return RequestSummary(

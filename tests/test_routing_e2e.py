@@ -21,6 +21,7 @@ from routing.models import (
     RoutingRule,
     SubagentMapping,
 )
+from tests.clients import KEY_HEADER, KEYED_GATEWAY
 from tests.fakes.upstream import anthropic_error, anthropic_message, sse_raw
 
 REVIEWER_FILE = """---
@@ -56,7 +57,9 @@ def subagent_request(body: str, *, model="claude-sonnet-5") -> dict:
 
 
 def post(gateway, body: dict, headers: dict | None = None) -> httpx.Response:
-    return httpx.post(gateway.url + "/v1/messages", json=body, headers=headers or {}, timeout=20)
+    """POST /v1/messages, with the test gateway key (ignored by a gateway without keys)."""
+    headers = {**KEY_HEADER, **(headers or {})}
+    return httpx.post(gateway.url + "/v1/messages", json=body, headers=headers, timeout=20)
 
 
 def rows() -> list[RequestLog]:
@@ -351,7 +354,7 @@ def test_a_429_on_account_a_moves_traffic_to_b_and_back_after_the_cooldown(
         credential = Credential(provider=anthropic_provider, label=label)
         credential.set_secret(key)
         credential.save()
-    gateway = start_gateway()
+    gateway = start_gateway(**KEYED_GATEWAY)
     fake_upstream.queue(
         anthropic_error(429, "rate_limit_error", "slow down", headers={"retry-after": "1"})
     )
@@ -427,7 +430,7 @@ def test_a_providers_only_account_is_not_benched_by_a_429(
     credential = Credential(provider=anthropic_provider, label="only")
     credential.set_secret("sk-only-account")
     credential.save()
-    gateway = start_gateway()
+    gateway = start_gateway(**KEYED_GATEWAY)
     fake_upstream.queue(anthropic_error(429, "rate_limit_error", "slow down"))
     body = {"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}]}
 

@@ -8,7 +8,7 @@ import orjson
 import pytest
 
 from routing.models import Credential, ModelAlias, Provider
-from tests.clients import anthropic_client
+from tests.clients import KEY_HEADER, KEYED_GATEWAY, anthropic_client
 from tests.fakes.upstream import (
     openai_chunks,
     openai_completion,
@@ -44,11 +44,18 @@ def openai_provider(transactional_db, second_upstream) -> Provider:
 
 @pytest.fixture
 def translating_gateway(anthropic_provider, openai_provider, start_gateway):
-    return start_gateway()
+    """The OpenAI provider's stored key is only used with a gateway key: clients send it."""
+    return start_gateway(**KEYED_GATEWAY)
 
 
 def client(gateway) -> anthropic.Anthropic:
-    return anthropic_client(gateway.url, api_key="sk-ant-client", max_retries=0, timeout=20)
+    return anthropic_client(
+        gateway.url,
+        api_key="sk-ant-client",
+        max_retries=0,
+        timeout=20,
+        default_headers=KEY_HEADER,
+    )
 
 
 def test_a_message_is_translated_both_ways(translating_gateway, second_upstream, fake_upstream):
@@ -232,6 +239,7 @@ def test_a_stream_cut_before_its_finish_ends_with_an_error_event(
     response = httpx.post(
         translating_gateway.url + "/v1/messages",
         timeout=20,
+        headers=KEY_HEADER,
         json={
             "model": "gpt",
             "max_tokens": 5,
@@ -286,6 +294,7 @@ def test_openai_errors_become_anthropic_errors(
     response = httpx.post(
         translating_gateway.url + "/v1/messages",
         timeout=20,
+        headers=KEY_HEADER,
         json={
             "model": "gpt",
             "max_tokens": 5,
@@ -304,6 +313,7 @@ def test_content_that_cannot_be_translated_is_refused_with_its_place(
     response = httpx.post(
         translating_gateway.url + "/v1/messages",
         timeout=20,
+        headers=KEY_HEADER,
         json={
             "model": "gpt",
             "max_tokens": 5,
@@ -334,6 +344,7 @@ def test_count_tokens_is_estimated_for_an_openai_target(translating_gateway, sec
     response = httpx.post(
         translating_gateway.url + "/v1/messages/count_tokens",
         timeout=20,
+        headers=KEY_HEADER,
         json={"model": "gpt", "messages": [{"role": "user", "content": "word " * 400}]},
     )
     assert response.status_code == 200

@@ -17,11 +17,12 @@ import orjson
 
 from providers.anthropic.foreign_thinking import strip_foreign_thinking
 from providers.base import Call, Prepared
+from providers.config import CredentialConfig, ProviderConfig
 from providers.errors import error_body, error_type_for_status
-from providers.headers import forwardable
+from providers.headers import forwardable, with_extra_headers
+from providers.json_body import encode_body
 from providers.sse import SSEDecoder, SSELineTooLong
 from providers.transport import UpstreamRequest, UpstreamResponse
-from routing.config import CredentialConfig, ProviderConfig
 
 CLIENT_AUTH_HEADERS = frozenset({"x-api-key", "authorization"})
 
@@ -39,7 +40,7 @@ def body_for_model(raw_body: bytes, payload: dict[str, Any], requested: str, tar
     """The raw body when the model is unchanged; else every field kept, model replaced."""
     if target == requested:
         return raw_body
-    return orjson.dumps({**payload, "model": target})
+    return encode_body({**payload, "model": target})
 
 
 def upstream_headers(
@@ -51,11 +52,7 @@ def upstream_headers(
     if credential is not None:
         headers = [(n, v) for n, v in headers if n not in CLIENT_AUTH_HEADERS]
         headers.append(("x-api-key", credential.secret))
-    extra = dict(provider.extra_headers)
-    if extra:
-        lowered = {k.lower() for k in extra}
-        headers = [(n, v) for n, v in headers if n not in lowered]
-        headers.extend((k.lower(), v) for k, v in extra.items())
+    headers = with_extra_headers(headers, provider.extra_headers)
     # The relay forwards bytes and the log parses them: ask for no compression.
     headers.append(("accept-encoding", "identity"))
     return headers
@@ -111,7 +108,7 @@ class AnthropicAdapter:
                 f"removed {removed} thinking block(s) another provider produced "
                 "(no Anthropic signature)"
             )
-            body = orjson.dumps({**payload, "model": call.target_model})
+            body = encode_body({**payload, "model": call.target_model})
         else:
             body = body_for_model(
                 call.raw_body, call.payload, call.requested_model, call.target_model

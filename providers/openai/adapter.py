@@ -20,7 +20,9 @@ import orjson
 
 from providers.base import Call, Prepared
 from providers.errors import UpstreamProtocolError
-from providers.openai.presets import PRESETS, Preset
+from providers.headers import with_extra_headers
+from providers.json_body import encode_body
+from providers.openai.presets import get_preset
 from providers.openai.request_from_anthropic import translate_request
 from providers.openai.response_to_anthropic import translate_error, translate_response
 from providers.openai.stream_to_anthropic import StreamTranslator
@@ -31,12 +33,7 @@ from providers.transport import UpstreamRequest, UpstreamResponse
 PING_INTERVAL = 10.0
 #: The upstream's raw answer kept for the log, at most (bytes).
 UPSTREAM_LOG_CAP = 256 * 1024
-DEFAULT_PRESET = "generic"
 USER_AGENT = "switchboard"
-
-
-def preset_for(name: str) -> Preset:
-    return PRESETS.get(name) or PRESETS[DEFAULT_PRESET]
 
 
 def chat_completions_url(base_url: str) -> str:
@@ -51,7 +48,7 @@ class OpenAIAdapter:
     wire_format = "openai"
 
     def messages_request(self, call: Call) -> Prepared:
-        preset = preset_for(call.provider.preset)
+        preset = get_preset(call.provider.preset)
         translated = translate_request(call.payload, target_model=call.target_model, preset=preset)
         call.notes.extend(translated.notes)
         headers = [
@@ -65,17 +62,13 @@ class OpenAIAdapter:
         ]
         if call.credential is not None:
             headers.append(("authorization", f"Bearer {call.credential.secret}"))
-        extra = dict(call.provider.extra_headers)
-        if extra:
-            lowered = {k.lower() for k in extra}
-            headers = [(n, v) for n, v in headers if n not in lowered]
-            headers.extend((k.lower(), v) for k, v in extra.items())
+        headers = with_extra_headers(headers, call.provider.extra_headers)
         return Prepared(
             request=UpstreamRequest(
                 method="POST",
                 url=chat_completions_url(call.provider.base_url),
                 headers=headers,
-                body=orjson.dumps(translated.body),
+                body=encode_body(translated.body),
                 connect_timeout=call.provider.connect_timeout,
                 read_timeout=call.provider.read_timeout,
                 provider=call.provider.name,
@@ -88,7 +81,7 @@ class OpenAIAdapter:
 
     async def relay_stream(self, upstream: UpstreamResponse, call: Call) -> AsyncIterator[bytes]:
         translator = StreamTranslator(
-            requested_model=call.requested_model, preset=preset_for(call.provider.preset)
+            requested_model=call.requested_model, preset=get_preset(call.provider.preset)
         )
         decoder = SSEDecoder()
         saw_done = False
@@ -131,7 +124,7 @@ class OpenAIAdapter:
                 f"provider {call.provider.name!r} answered with a body that is not JSON"
             ) from None
         message = translate_response(
-            parsed, requested_model=call.requested_model, preset=preset_for(call.provider.preset)
+            parsed, requested_model=call.requested_model, preset=get_preset(call.provider.preset)
         )
         return orjson.dumps(message), message
 

@@ -14,6 +14,8 @@ from typing import Any
 
 import orjson
 
+from providers.anthropic.user_text import first_user_text
+
 _LEGACY_SESSION = re.compile(r"_session_([0-9a-fA-F-]{8,})$")
 MAX_KEY_LENGTH = 100
 
@@ -32,27 +34,12 @@ def session_from_user_id(user_id: object) -> str | None:
     return match.group(1) if match else None
 
 
-def first_user_text(payload: dict[str, Any]) -> str:
-    for message in payload.get("messages") or ():
-        if not isinstance(message, dict) or message.get("role") != "user":
-            continue
-        content = message.get("content")
-        if isinstance(content, str):
-            return content
-        if isinstance(content, list):
-            return "\n".join(
-                block.get("text", "")
-                for block in content
-                if isinstance(block, dict) and block.get("type") == "text"
-            )
-    return ""
-
-
-def conversation_key(headers: dict[str, str], payload: dict[str, Any] | None) -> str:
+def conversation_key(headers: dict[str, str], payload: Any) -> str:
+    """The key that groups this request with the rest of its conversation ("" if none)."""
     session = headers.get("x-claude-code-session-id", "").strip()
     if session:
         return session[:MAX_KEY_LENGTH]
-    if payload is None:
+    if not isinstance(payload, dict):
         return ""
     metadata = payload.get("metadata")
     if isinstance(metadata, dict):
