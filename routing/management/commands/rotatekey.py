@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from cryptography.fernet import Fernet
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
@@ -74,7 +75,7 @@ class Command(BaseCommand):
                 "reads the re-encrypted credentials"
             )
 
-    def _old_fernet(self, path: Path):
+    def _old_fernet(self, path: Path) -> Fernet:
         try:
             key = path.read_text()
         except OSError as exc:
