@@ -220,6 +220,9 @@ SWITCHBOARD_CONFIG_POLL_SECONDS = envfloat("SWITCHBOARD_CONFIG_POLL_SECONDS", 1.
 # after a request ends, or as soon as this many rows are waiting.
 SWITCHBOARD_LOG_FLUSH_MS = envint("SWITCHBOARD_LOG_FLUSH_MS", 500, minimum=10)
 SWITCHBOARD_LOG_BATCH_SIZE = envint("SWITCHBOARD_LOG_BATCH_SIZE", 200, minimum=1)
+# Rows waiting for the writer (the database stalls); past this many, new rows
+# go to DATA_DIR/unwritten-log-rows.jsonl for `manage.py replaylogs`.
+SWITCHBOARD_LOG_QUEUE_MAX = envint("SWITCHBOARD_LOG_QUEUE_MAX", 50_000, minimum=1)
 # Request and response bodies longer than this are cut, with a marker.
 SWITCHBOARD_LOG_BODY_MAX_BYTES = envint("SWITCHBOARD_LOG_BODY_MAX_BYTES", 256 * 1024, minimum=0)
 # Store request/response bodies at all.

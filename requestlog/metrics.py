@@ -48,6 +48,14 @@ ttfb_seconds = Histogram(
     buckets=LATENCY_BUCKETS,
     registry=registry,
 )
+log_rows_spilled_total = Counter(
+    "switchboard_log_rows_spilled_total",
+    "Log rows written to the spill file for `manage.py replaylogs` instead of the database, "
+    "by reason: queue_full (past SWITCHBOARD_LOG_QUEUE_MAX), refused (the database refused "
+    "the row), database_unavailable.",
+    ["reason"],
+    registry=registry,
+)
 TOKEN_KINDS = {
     "input_tokens": "input",
     "output_tokens": "output",
