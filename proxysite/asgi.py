@@ -3,8 +3,14 @@
 HTTP to the gateway endpoints (/v1/*, the Claude Code preflight, health
 checks) goes to a Django handler without middleware; everything else (admin,
 dashboard, API) to Django's standard handler. Websockets go through Channels.
-An ASGI lifespan is answered for servers that send one (uvicorn); Daphne does
-not, so the log writer also flushes from atexit.
+
+Every HTTP request passes through `http_requests` (proxysite/drain.py), which
+knows the requests in flight: `manage.py serve` drains them on SIGTERM, and a
+request any server cancels still gets an answer (`event: error` or a 503).
+An ASGI lifespan is answered for servers that send one (uvicorn): at shutdown
+it waits for the requests still ending, then flushes the log writer. Daphne
+sends none, so the writer also flushes from atexit (and `serve` flushes it
+after the drain).
 """
 
 from __future__ import annotations
@@ -23,7 +29,9 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from django.conf import settings  # noqa: E402
 
 from providers.accounts import accounts  # noqa: E402
+from proxysite.drain import InFlightRequests  # noqa: E402
 from proxysite.gateway_handler import GatewayASGIHandler  # noqa: E402
+from proxysite.twisted_forms import stop_parsing_form_bodies  # noqa: E402
 from proxysite.websockets import SameOriginValidator, websocket_urlpatterns  # noqa: E402
 from requestlog.writer import log_writer  # noqa: E402
 from routing import snapshot  # noqa: E402
@@ -33,6 +41,9 @@ logger = logging.getLogger(__name__)
 
 GATEWAY_PATHS = ("/healthz", "/readyz", "/metrics")
 PREFLIGHT_PATHS = ("/", "/api/hello")
+#: At lifespan shutdown, how long requests the server just cancelled may take to end
+#: (close their upstream, hand over their log row) before the writer flushes.
+LIFESPAN_SHUTDOWN_WAIT_SECONDS = 5.0
 
 
 def is_gateway_request(scope: dict) -> bool:
@@ -64,12 +75,19 @@ async def http_app(scope, receive, send):
         await django_app(scope, receive, send)
 
 
+http_requests = InFlightRequests(http_app)
+
+
 async def lifespan_app(scope, receive, send):
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
+            # uvicorn cancels the requests left after --timeout-graceful-shutdown
+            # and asks at once: their rows are handed over only once they end.
+            if not await http_requests.wait_until_empty(LIFESPAN_SHUTDOWN_WAIT_SECONDS):
+                logger.warning("%d request(s) still running at shutdown", len(http_requests))
             log_writer.shutdown()
             await send({"type": "lifespan.shutdown.complete"})
             return
@@ -97,11 +115,12 @@ def warm_up() -> None:
         accounts.shared.start()
 
 
+stop_parsing_form_bodies()
 warm_up()
 
 application = ProtocolTypeRouter(
     {
-        "http": http_app,
+        "http": http_requests,
         "websocket": SameOriginValidator(
             AuthMiddlewareStack(URLRouter(websocket_urlpatterns)),
             settings.SWITCHBOARD_ALLOWED_ORIGINS,

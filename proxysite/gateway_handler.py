@@ -17,13 +17,22 @@ thread starts per request and about half the per-request CPU.
 It resolves with its own URLconf (`gateway.urls`), so a worker
 that only proxies never imports the admin, the API or the dashboard.
 
-It also stops buffering a request body past SWITCHBOARD_MAX_BODY_BYTES and
-notes its size in the scope, so the view answers 413 without storing it.
+Before it reads a body, it refuses a /v1/* request that carries no gateway
+key (when keys are configured) or declares a body over
+SWITCHBOARD_MAX_BODY_BYTES (proxysite/refusals.py), with its log row; this
+holds under any server. It stops buffering a body that goes over the cap
+anyway and notes its size in the scope, so the view answers 413 without
+storing it.
+
+When the server cancels `handle` (a shutdown ending the request), the tasks
+it started are cancelled and awaited too, so the view's own cleanup (closing
+the upstream, logging the row as cancelled) runs before `handle` returns.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 
 from django.conf import settings
 from django.core.exceptions import RequestAborted
@@ -32,6 +41,14 @@ from django.core.handlers.exception import convert_exception_to_response
 from django.urls import set_script_prefix
 
 from gateway.ingress import BODY_TOO_LARGE_SCOPE_KEY
+from proxysite.refusals import (
+    declared_length,
+    error_json,
+    is_gateway_path,
+    log_refusal,
+    refusal_before_body,
+    response_headers,
+)
 
 #: Routes this handler serves (the /v1/* endpoints and probes only).
 GATEWAY_URLCONF = "gateway.urls"
@@ -49,6 +66,8 @@ class GatewayASGIHandler(ASGIHandler):
         await self.handle(scope, receive, send)
 
     async def handle(self, scope, receive, send):  # type: ignore[override]
+        if await refuse_before_body(scope, send):
+            return
         limit = settings.SWITCHBOARD_MAX_BODY_BYTES
         received = 0
 
@@ -89,17 +108,51 @@ class GatewayASGIHandler(ASGIHandler):
         ]
         try:
             await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-            for task in tasks:
-                if task.done():
-                    try:
-                        task.result()
-                    except RequestAborted:
-                        pass
-                else:
-                    task.cancel()
-                    try:
-                        await task
-                    except asyncio.CancelledError:
-                        pass
         finally:
+            # Also when `handle` itself is cancelled: nothing may outlive it.
+            await cancel_and_wait(tasks)
             body_file.close()
+        for task in tasks:
+            if task.cancelled():
+                continue
+            exc = task.exception()
+            if exc is not None and not isinstance(exc, RequestAborted):
+                raise exc
+
+
+async def cancel_and_wait(tasks: Iterable[asyncio.Task]) -> None:
+    """Cancel the tasks still running and wait until every one has ended."""
+    pending = [task for task in tasks if not task.done()]
+    for task in pending:
+        task.cancel()
+    if pending:
+        await asyncio.wait(pending)
+
+
+async def refuse_before_body(scope, send) -> bool:
+    """Answer a request refused from its headers alone (proxysite/refusals.py); True if so."""
+    headers = scope["headers"]
+    refusal = refusal_before_body(scope["path"], headers, declared_length(headers))
+    if refusal is None:
+        return False
+    request_id = None
+    if is_gateway_path(scope["path"]):
+        client = scope.get("client")
+        request_id = log_refusal(
+            refusal,
+            method=scope["method"],
+            path=scope["path"],
+            query=scope.get("query_string", b"").decode("latin-1"),
+            headers=headers,
+            client_ip=str(client[0]) if client else None,
+        )
+    body = error_json(refusal)
+    await send(
+        {
+            "type": "http.response.start",
+            "status": refusal.status,
+            "headers": response_headers(body, request_id),
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+    return True

@@ -186,6 +186,15 @@ SWITCHBOARD_METRICS_TOKEN = envsecret("SWITCHBOARD_METRICS_TOKEN") or ""
 SWITCHBOARD_UPSTREAM_URL = envstr("SWITCHBOARD_UPSTREAM_URL", "https://api.anthropic.com")
 # Largest request body accepted on /v1/* (Anthropic's own limit is 32 MB).
 SWITCHBOARD_MAX_BODY_BYTES = envint("SWITCHBOARD_MAX_BODY_BYTES", 32 * 1024 * 1024, minimum=1024)
+# `manage.py serve`: seconds requests in flight may take to finish after SIGTERM
+# or SIGINT before they are ended (event: error / 503) and the process exits.
+SWITCHBOARD_DRAIN_SECONDS = envfloat("SWITCHBOARD_DRAIN_SECONDS", 30.0, minimum=0)
+# `manage.py serve`: seconds a client has to send a request's complete headers
+# (slowloris), and seconds a connection may stay silent between requests.
+SWITCHBOARD_HEADER_TIMEOUT_SECONDS = envfloat(
+    "SWITCHBOARD_HEADER_TIMEOUT_SECONDS", 15.0, minimum=0.1
+)
+SWITCHBOARD_IDLE_TIMEOUT_SECONDS = envfloat("SWITCHBOARD_IDLE_TIMEOUT_SECONDS", 60.0, minimum=0.1)
 # Upstream timeouts (seconds) used when a provider row does not set its own.
 SWITCHBOARD_CONNECT_TIMEOUT = envfloat("SWITCHBOARD_CONNECT_TIMEOUT", 10.0, minimum=0.1)
 SWITCHBOARD_READ_TIMEOUT = envfloat("SWITCHBOARD_READ_TIMEOUT", 600.0, minimum=0.1)

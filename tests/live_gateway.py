@@ -1,9 +1,9 @@
 """The gateway served by a real Daphne process, sharing the test database.
 
-Started with the README's own command (`daphne proxysite.asgi:application`)
-after the test has written its routing config, and stopped with SIGTERM, so
-every test that reads log rows also checks that the writer flushes on
-shutdown.
+Started with `daphne proxysite.asgi:application` (or the README's `python
+manage.py serve`, or uvicorn) after the test has written its routing
+config, and stopped with SIGTERM, so every test that reads log rows also
+checks that the writer flushes on shutdown.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import quote
 
@@ -23,6 +24,7 @@ from django.db import connection
 ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 20.0
+ASGI_APP = "proxysite.asgi:application"
 
 
 def free_port() -> int:
@@ -45,7 +47,23 @@ def test_database_url() -> str:
 
 
 class LiveGateway:
-    def __init__(self, env: dict[str, str] | None = None, log_dir: Path | None = None) -> None:
+    """One gateway process; `server` picks the command that starts it.
+
+    - "daphne": `daphne proxysite.asgi:application` (the default; no drain);
+    - "serve": the README's `python manage.py serve` (limits, graceful drain);
+    - "uvicorn": `uvicorn proxysite.asgi:application`.
+    `args` are added to the command line.
+    """
+
+    def __init__(
+        self,
+        env: dict[str, str] | None = None,
+        log_dir: Path | None = None,
+        server: str = "daphne",
+        args: Sequence[str] = (),
+    ) -> None:
+        self.server = server
+        self.args = list(args)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {
@@ -56,23 +74,24 @@ class LiveGateway:
             "PYTHONUNBUFFERED": "1",
             **(env or {}),
         }
-        self.log_path = (log_dir or Path("/tmp")) / f"daphne-{self.port}.log"
+        self.log_path = (log_dir or Path("/tmp")) / f"{server}-{self.port}.log"
         self.process: subprocess.Popen | None = None
+        self.returncode: int | None = None  # the exit status, once stopped
+
+    def command(self) -> list[str]:
+        port = str(self.port)
+        commands = {
+            "daphne": ["-m", "daphne", "-b", "127.0.0.1", "-p", port, ASGI_APP],
+            "serve": ["manage.py", "serve", "--host", "127.0.0.1", "--port", port],
+            "uvicorn": ["-m", "uvicorn", ASGI_APP, "--host", "127.0.0.1", "--port", port],
+        }
+        return [sys.executable, *commands[self.server], *self.args]
 
     def start(self) -> LiveGateway:
         log = open(self.log_path, "wb")
         self._log = log
         self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "daphne",
-                "-b",
-                "127.0.0.1",
-                "-p",
-                str(self.port),
-                "proxysite.asgi:application",
-            ],
+            self.command(),
             cwd=ROOT,
             env=self.env,
             stdout=log,
@@ -81,7 +100,7 @@ class LiveGateway:
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"daphne exited at start:\n{self.output()}")
+                raise RuntimeError(f"{self.server} exited at start:\n{self.output()}")
             try:
                 if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
                     return self
@@ -89,7 +108,9 @@ class LiveGateway:
                 pass
             time.sleep(0.1)
         self.stop()
-        raise RuntimeError(f"daphne did not answer within {START_TIMEOUT}s:\n{self.output()}")
+        raise RuntimeError(
+            f"{self.server} did not answer within {START_TIMEOUT}s:\n{self.output()}"
+        )
 
     def stop(self) -> None:
         """SIGTERM, as a service manager would; waits until the process is gone."""
@@ -102,7 +123,8 @@ class LiveGateway:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-                raise RuntimeError(f"daphne ignored SIGTERM:\n{self.output()}") from None
+                raise RuntimeError(f"{self.server} ignored SIGTERM:\n{self.output()}") from None
+        self.returncode = self.process.returncode
         self.process = None
         self._log.close()
 
