@@ -24,7 +24,7 @@ import pytest
 from proxysite.gateway_handler import GatewayASGIHandler
 from requestlog.models import RequestLog
 from requestlog.writer import log_writer
-from tests.fakes.upstream import FakeUpstream
+from tests.fakes.upstream import AnthropicStream, FakeUpstream
 from tests.live_gateway import LiveGateway
 
 CAP = 1024 * 1024  # SWITCHBOARD_MAX_BODY_BYTES for these tests
@@ -206,6 +206,30 @@ def test_it_closes_a_keep_alive_connection_left_idle(serve: LiveGateway):
 
         assert sock.recv(65536) == b""  # closed by the server, not by the timeout above
         assert time.monotonic() - answered >= IDLE_TIMEOUT / 2
+
+
+def test_it_keeps_a_slow_answer_open_past_the_header_and_idle_timeouts(
+    serve: LiveGateway, fake_upstream: FakeUpstream
+):
+    fake_upstream.set_default(AnthropicStream(("a", "b", "c"), delay=0.5))  # about 4 s
+    body = {
+        "model": "m",
+        "max_tokens": 5,
+        "stream": True,
+        "messages": [{"role": "user", "content": "x"}],
+    }
+
+    started = time.monotonic()
+    response = httpx.post(
+        serve.url + "/v1/messages",
+        json=body,
+        headers={"x-switchboard-key": GATEWAY_KEY},
+        timeout=ANSWER_TIMEOUT,
+    )
+
+    assert time.monotonic() - started > HEADER_TIMEOUT + IDLE_TIMEOUT
+    assert response.status_code == 200
+    assert response.text.rstrip().endswith('data: {"type": "message_stop"}')
 
 
 def test_the_asgi_handler_refuses_a_request_without_a_key_without_reading_its_body(
