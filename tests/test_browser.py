@@ -2,8 +2,10 @@
 
 Logs in through the admin form, watches a request sent through the gateway
 appear in the list without a reload (the websocket feed), opens its detail,
-filters by model, and sees the usage charts render. A screenshot of each page
-is saved under SCREENSHOTS (test-artifacts/screenshots/, named in the README).
+filters by model, sees the usage charts render, and uses the API docs
+(Swagger UI) and an admin form, with nothing blocked by the
+Content-Security-Policy. A screenshot of each page is saved under
+SCREENSHOTS (test-artifacts/screenshots/, named in the README).
 
 Chromium is Debian's package (`apt-get install chromium`, done by .ci/run); if
 it is missing or does not start, the test fails and says so.
@@ -91,6 +93,14 @@ def check_dashboard(browser: Browser, url: str, fake_upstream: FakeUpstream) -> 
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    # Chromium reports what the Content-Security-Policy blocked on the console.
+    blocked: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            blocked.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
 
     # Signing in: the dashboard sends an anonymous visitor to the admin login.
     page.goto(url + "/")
@@ -175,5 +185,16 @@ def check_dashboard(browser: Browser, url: str, fake_upstream: FakeUpstream) -> 
     expect(page.locator(".tile .tile-value").first).to_have_text("4")
     shot(page, "06-usage")
 
+    # The API docs: Swagger UI from our own static files, under the same policy.
+    page.goto(url + "/api/docs/")
+    expect(page.locator(".opblock").first).to_be_visible()
+    expect(page.locator(".opblock-summary-path", has_text="/api/providers/").first).to_be_visible()
+    shot(page, "07-api-docs")
+    # An admin page with its scripts (the provider form and its credential inline).
+    page.goto(url + "/admin/routing/provider/add/")
+    page.click("text=Add another Credential")
+    expect(page.locator("#credentials-0")).to_be_visible()
+
     assert errors == [], f"script errors on the page: {errors}"
+    assert blocked == [], f"the Content-Security-Policy blocked: {blocked}"
     context.close()
