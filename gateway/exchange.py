@@ -32,6 +32,13 @@ from providers.transport import UpstreamResponse
 from requestlog.models import Outcome
 from routing.router import RouteDecision
 
+#: The log's outcomes (requestlog.models.Outcome) as the plain strings stored.
+COMPLETED = str(Outcome.COMPLETED)
+CANCELLED = str(Outcome.CANCELLED)
+CLIENT_ERROR = str(Outcome.CLIENT_ERROR)
+UPSTREAM_ERROR = str(Outcome.UPSTREAM_ERROR)
+GATEWAY_ERROR = str(Outcome.GATEWAY_ERROR)
+
 #: HTTP status logged for a request whose client went away before the end.
 CLIENT_CLOSED_REQUEST = 499
 #: Where a server that cancels in-flight requests (the drain) says why.
@@ -121,7 +128,7 @@ class Exchange:
     notes: list[str] = field(default_factory=list)
     upstream_request_body: bytes | str = b""
     status: int = 0
-    outcome: str = Outcome.COMPLETED
+    outcome: str = COMPLETED
     error_type: str = ""
     error_message: str = ""
     first_byte_at: float | None = None
@@ -204,7 +211,7 @@ class Exchange:
     def upstream_refused(self, status: int, error: dict[str, Any], body: bytes) -> None:
         """The upstream answered with an error (a later attempt may still recover)."""
         self.status = status
-        self.outcome = Outcome.UPSTREAM_ERROR
+        self.outcome = UPSTREAM_ERROR
         self.error_type = str(error.get("type", "api_error"))
         self.error_message = str(error.get("message", ""))
         self.upstream_response_body = body
@@ -212,7 +219,7 @@ class Exchange:
     def recovered(self) -> None:
         """A later attempt got through: the request's own outcome is not an error."""
         self.status = 0
-        self.outcome = Outcome.COMPLETED
+        self.outcome = COMPLETED
         self.error_type = self.error_message = ""
 
     # --- the answer -------------------------------------------------------------
@@ -248,7 +255,7 @@ class Exchange:
 
     def stream_failed(self, error_type: str, message: str) -> None:
         """The stream broke after it began; the client got an `event: error`."""
-        self.outcome = Outcome.UPSTREAM_ERROR
+        self.outcome = UPSTREAM_ERROR
         self.error_type, self.error_message = error_type, message
 
     def stream_ended(
@@ -262,7 +269,7 @@ class Exchange:
     def cancelled(self) -> None:
         """The client went away (or the server cancelled the request) before the end."""
         self.status = CLIENT_CLOSED_REQUEST
-        self.outcome = Outcome.CANCELLED
+        self.outcome = CANCELLED
         reason = self.scope.get(CANCEL_REASON_SCOPE_KEY)
         self.error_message = reason if isinstance(reason, str) else DEFAULT_CANCEL_REASON
 
@@ -270,18 +277,18 @@ class Exchange:
         """Our own error: the client's fault (4xx), the upstream's, or the gateway's."""
         self.status = exc.status
         if isinstance(exc, UpstreamError):
-            self.outcome = Outcome.UPSTREAM_ERROR
+            self.outcome = UPSTREAM_ERROR
         elif exc.status < 500:
-            self.outcome = Outcome.CLIENT_ERROR
+            self.outcome = CLIENT_ERROR
         else:
-            self.outcome = Outcome.GATEWAY_ERROR
+            self.outcome = GATEWAY_ERROR
         self.error_type = exc.error_type
         self.error_message = exc.message
 
     def crashed(self, message: str) -> None:
         """A bug in the gateway: the request ends with a 500."""
         self.status = 500
-        self.outcome = Outcome.GATEWAY_ERROR
+        self.outcome = GATEWAY_ERROR
         self.error_type = "api_error"
         self.error_message = message
 

@@ -20,7 +20,7 @@ from providers.accounts import AccountsCoolingDown, accounts
 from providers.anthropic import adapter as anthropic
 from providers.errors import UpstreamError
 from providers.transport import get_transport
-from routing.config import RoutingConfig
+from routing.config import AliasConfig, MappingConfig, RoutingConfig, RuleConfig
 
 #: Anthropic's list entries carry a creation time; ours have none.
 NO_CREATION_TIME = "1970-01-01T00:00:00Z"
@@ -36,8 +36,12 @@ async def list_models(exchange: Exchange) -> HttpResponse | None:
             for model in models_routed_to(config, name):
                 listed.append(model_entry(f"{name},{model}", f"{name}:{model}"))
     listed.extend(await default_provider_models(exchange, config))
+    data: list[dict[str, Any]] = []
     seen: set[str] = set()
-    data = [m for m in listed if not (m["id"] in seen or seen.add(m["id"]))]
+    for entry in listed:  # the first of each id wins
+        if entry["id"] not in seen:
+            seen.add(entry["id"])
+            data.append(entry)
     body = {
         "data": data,
         "has_more": False,
@@ -53,7 +57,12 @@ def models_routed_to(config: RoutingConfig, provider: str) -> list[str]:
     refs = [(a.provider, a.model) for a in config.aliases.values()]
     refs += [(m.provider, m.model) for m in config.mappings.values()]
     refs += [(r.provider, r.model) for r in config.rules if r.model]
-    for owner in (*config.aliases.values(), *config.mappings.values(), *config.rules):
+    owners: list[AliasConfig | MappingConfig | RuleConfig] = [
+        *config.aliases.values(),
+        *config.mappings.values(),
+        *config.rules,
+    ]
+    for owner in owners:
         refs += [(f.provider, f.model) for f in owner.fallbacks]
     return sorted({model for name, model in refs if name == provider})
 

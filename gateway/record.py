@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 import orjson
@@ -25,8 +25,6 @@ from requestlog.models import Outcome, RequestLog
 from requestlog.writer import log_writer
 
 logger = logging.getLogger(__name__)
-
-T = TypeVar("T")
 
 TRUNCATION_MARKER = "…[truncated {n} bytes]"
 #: Longest error message kept (a TextField, but one error needs no more).
@@ -132,7 +130,7 @@ def minimal_row(exchange: Exchange) -> dict[str, Any]:
 def build_row(exchange: Exchange) -> dict[str, Any]:
     notes: list[str] = []
 
-    def derived(name: str, compute: Callable[[], T], empty: T) -> T:
+    def derived(name: str, compute: Callable[[], Any], empty: Any) -> Any:
         try:
             return compute()
         except Exception:

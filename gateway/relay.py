@@ -72,9 +72,9 @@ async def stream_chunks(opened: Opened, exchange: Exchange) -> AsyncIterator[byt
                 str(message.error.get("type", "api_error")), str(message.error.get("message", ""))
             )
         elif not message.stopped:
-            exc = UpstreamProtocolError("the provider ended the stream before message_stop")
-            exchange.stream_failed(exc.error_type, exc.message)
-            yield encode_event("error", exc.body())
+            cut = UpstreamProtocolError("the provider ended the stream before message_stop")
+            exchange.stream_failed(cut.error_type, cut.message)
+            yield encode_event("error", cut.body())
     except GatewayError as exc:
         # Headers are sent already: the failure becomes an `event: error`.
         exchange.stream_failed(exc.error_type, exc.message)
@@ -84,9 +84,9 @@ async def stream_chunks(opened: Opened, exchange: Exchange) -> AsyncIterator[byt
         raise
     except Exception:
         logger.exception("request %s: the stream failed inside the gateway", exchange.request_id)
-        exc = GatewayError(f"internal gateway error (request id {exchange.request_id})")
-        exchange.crashed(exc.message)
-        yield encode_event("error", exc.body())
+        bug = GatewayError(f"internal gateway error (request id {exchange.request_id})")
+        exchange.crashed(bug.message)
+        yield encode_event("error", bug.body())
     finally:
         try:
             exchange.stream_ended(

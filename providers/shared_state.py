@@ -127,7 +127,7 @@ class SharedState:
             name = key.decode()[len(self._cooldown_prefix) :]
             provider, _, label = name.partition(":")
             if value is not None and label:
-                self._accounts.mark(Cooldown(provider, label, float(value)))
+                self._accounts.mark(Cooldown(provider, label, float(value)))  # type: ignore[arg-type]
 
     def _handle(self, message: dict[str, Any]) -> None:
         self.received += 1

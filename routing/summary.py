@@ -21,7 +21,8 @@ def summarize(
     """
     match = config.matcher.match(payload.get("system"), headers) if config.matcher else None
     agent = match.agent.name if match is not None and match.agent is not None else None
-    tools = payload.get("tools") if isinstance(payload.get("tools"), list) else []
+    offered = payload.get("tools")
+    tools: list[Any] = offered if isinstance(offered, list) else []
     summary = RequestSummary(
         model=model,
         headers=headers,

@@ -126,4 +126,5 @@ def _kind(value: Any) -> str:
         return f"string {orjson.dumps(value[:40]).decode()}"
     if isinstance(value, int | float):
         return f"number {value}"
-    return {dict: "an object", list: "a list"}.get(type(value), type(value).__name__)
+    names: dict[type, str] = {dict: "an object", list: "a list"}
+    return names.get(type(value), type(value).__name__)

@@ -11,7 +11,7 @@ silent so that clients and proxies keep the connection open.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
 from typing import Any
 from urllib.parse import urlsplit
@@ -151,7 +151,7 @@ def _keep(buffer: bytearray, chunk: bytes) -> None:
         buffer += chunk[:room]
 
 
-async def _with_keepalive(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes | None]:
+async def _with_keepalive(chunks: AsyncIterator[bytes]) -> AsyncGenerator[bytes | None, None]:
     """The upstream's chunks, with None after every PING_INTERVAL of silence.
 
     The pending read is never cancelled by the wait (cancelling an async
