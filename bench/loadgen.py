@@ -39,10 +39,14 @@ REQUEST_TIMEOUT_S = 30.0
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 #: Distinct error messages kept in a result.
 MAX_ERROR_SAMPLES = 5
+#: The gateway key the bench's gateway requires: its stored (bench) credentials are
+#: only attached to requests that carry one. The mock and the peers ignore it.
+BENCH_GATEWAY_KEY = "sb-bench-gateway-key"
 DEFAULT_HEADERS: Mapping[str, str] = {
     "content-type": "application/json",
     "anthropic-version": "2023-06-01",
     "x-api-key": "sk-ant-bench-not-a-real-key",
+    "x-switchboard-key": BENCH_GATEWAY_KEY,
     "user-agent": "switchboard-bench/1",
 }
 

@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
+from bench.loadgen import BENCH_GATEWAY_KEY
 from bench.mock_upstream import DEFAULT_CHUNK_DELAY_MS, DEFAULT_CHUNKS, HEALTH_PATH
 from bench.processes import (
     ROOT,
@@ -194,6 +195,7 @@ class BenchStack:
             **clean_environment(),
             "SWITCHBOARD_DATA_DIR": str(self.data_dir),
             "SWITCHBOARD_UPSTREAM_URL": self.mock_url,
+            "SWITCHBOARD_API_KEYS": BENCH_GATEWAY_KEY,
             "PYTHONUNBUFFERED": "1",
             **self.options.gateway_env,
             **(extra or {}),
