@@ -28,3 +28,14 @@ def test_every_management_command_is_documented():
     )
     readme = (ROOT / "README.md").read_text()
     assert [c for c in commands if c not in readme] == []
+
+
+def test_the_test_command_installs_npm_only_where_it_is_missing():
+    """Debian's npm conflicts with a Node.js from elsewhere (NodeSource): never force it."""
+    readme = (ROOT / "README.md").read_text()
+    ci = (ROOT / ".ci" / "run").read_text()
+    command = next(line for line in readme.splitlines() if "pytest -q" in line)
+    guard = "{ command -v npm >/dev/null || apt-get install -y -qq npm; }"
+    assert guard in command
+    assert " npm " not in command.replace(guard, "")
+    assert "command -v npm >/dev/null ||" in ci
