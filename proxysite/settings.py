@@ -95,7 +95,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "csp.middleware.CSPMiddleware",
+    "proxysite.content_security.SwitchboardCSPMiddleware",
 ]
 
 ROOT_URLCONF = "proxysite.urls"
@@ -282,13 +282,13 @@ SPECTACULAR_SETTINGS = {
 
 # --- Content Security Policy (django-csp) ---------------------------------------
 # Dashboard, admin and API pages run only scripts from our own origin: no
-# inline script, no eval, no CDN. Inline styles stay allowed because the
-# admin's change lists and DRF's browsable API carry style attributes.
+# inline script, no eval, no CDN; the same for styles, except that the admin
+# and the API pages may use inline styles (proxysite/content_security.py).
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],
         "script-src": ["'self'"],
-        "style-src": ["'self'", "'unsafe-inline'"],
+        "style-src": ["'self'"],
         "img-src": ["'self'", "data:"],
         "font-src": ["'self'"],
         "connect-src": ["'self'"],

@@ -1,18 +1,23 @@
 """A strict Content-Security-Policy on the dashboard, admin and API pages; no CDN.
 
 Scripts run only from our own origin: no inline script, no eval, no other
-host. Swagger UI comes from the drf-spectacular-sidecar package, served by
-the gateway itself, with its start-up script as a file.
+host. The dashboard's styles too; the admin and API pages (Django's and
+DRF's templates) may use inline styles. Swagger UI comes from the
+drf-spectacular-sidecar package, served by the gateway itself, with its
+start-up script as a file.
 """
 
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 import pytest
 from django.contrib.auth.models import User
 from django.contrib.staticfiles import finders
 from django.test import Client
+
+from tests.logrows import make_row
 
 pytestmark = pytest.mark.django_db
 
@@ -27,6 +32,7 @@ PAGES = [
     "/api/providers/",
     "/api/docs/",
 ]
+DASHBOARD = ["/", "/conversations/", "/conversations/session-1/", "/usage/"]
 STATIC_PREFIX = "/static/"
 #: A <script> element without a src attribute, i.e. inline code.
 INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)(?![^>]*application/json)[^>]*>", re.I)
@@ -83,3 +89,24 @@ def test_the_api_docs_load_swagger_ui_from_our_own_origin(browser):
         else:
             assert browser.get(source).status_code == 200, source
     assert "cdn" not in html.lower()
+
+
+@pytest.mark.parametrize("url", DASHBOARD)
+def test_dashboard_pages_allow_only_our_own_styles_and_carry_none_inline(browser, url):
+    make_row(started_at=datetime.now(UTC), conversation_key="session-1")  # charts, bars
+
+    response = browser.get(url)
+    html = response.content.decode()
+
+    assert response.status_code == 200
+    assert policy(response)["style-src"] == ["'self'"]
+    assert not re.search(r"\sstyle=", html), "a style attribute"
+    assert "<style" not in html
+
+
+@pytest.mark.parametrize("url", ["/admin/routing/provider/", "/api/providers/"])
+def test_admin_and_api_pages_may_use_inline_styles_but_not_scripts(browser, url):
+    csp = policy(browser.get(url, HTTP_ACCEPT="text/html"))
+
+    assert csp["style-src"] == ["'self'", "'unsafe-inline'"]
+    assert csp["script-src"] == ["'self'"]
