@@ -12,6 +12,8 @@ from collections.abc import Iterable, Sequence
 
 from django.conf import settings
 
+from providers.config import ProviderConfig
+
 #: Headers that may carry a gateway key, in the order they are looked at.
 GATEWAY_KEY_HEADERS = ("x-switchboard-key", "x-api-key", "authorization")
 BEARER_PREFIX = "bearer "
@@ -24,6 +26,26 @@ def configured_keys() -> Sequence[str]:
 
 def keys_required() -> bool:
     return bool(configured_keys())
+
+
+def idle_stored_credentials(providers: Iterable[ProviderConfig]) -> list[str]:
+    """Providers whose stored credentials are never used, because no gateway key is set.
+
+    Stored credentials serve only requests with a valid gateway key (closed by
+    default): without SWITCHBOARD_API_KEYS they are dead weight, and a gateway
+    in that state should say so.
+    """
+    if keys_required():
+        return []
+    return sorted(provider.name for provider in providers if provider.credentials)
+
+
+def idle_credentials_warning(names: Sequence[str]) -> str:
+    return (
+        f"providers {', '.join(names)} hold stored credentials, but SWITCHBOARD_API_KEYS is "
+        "not set: stored credentials are only attached to requests with a gateway key, so "
+        "these are never used (clients' own credentials are forwarded instead)"
+    )
 
 
 def _candidate(name: str, value: str) -> str:

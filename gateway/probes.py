@@ -24,6 +24,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 from gateway.host_check import host_allowed, host_refusal_message
+from gateway.keys import idle_credentials_warning, idle_stored_credentials
 from providers.accounts import accounts
 from requestlog import metrics
 from routing import snapshot
@@ -124,6 +125,9 @@ async def readyz(request: HttpRequest) -> HttpResponse:
     ok = all(v == "ok" for v in checks.values())
     body: dict[str, object] = {"status": "ok" if ok else "unavailable"}
     if is_observer(request):
+        current = snapshot.current()
+        idle = idle_stored_credentials(current.providers.values()) if current else []
+        body["warnings"] = [idle_credentials_warning(idle)] if idle else []
         body |= {
             "checks": checks,
             "config_version": version,

@@ -181,6 +181,25 @@ def test_a_disabled_credential_does_not_fail_readyz(fresh_snapshot):
     assert call("/readyz").status == 200
 
 
+def test_readyz_warns_that_stored_credentials_without_gateway_keys_are_never_used(
+    fresh_snapshot, settings
+):
+    settings.SWITCHBOARD_API_KEYS = []
+    credential = Credential(provider=Provider.objects.get(name="anthropic"), label="team")
+    credential.set_secret("sk-ant-stored")
+    credential.save()
+    snapshot.load()
+
+    answer = call("/readyz", client=LOCAL)
+
+    assert answer.status == 200  # a warning, not a failure
+    (warning,) = answer.json()["warnings"]
+    assert warning.startswith("providers anthropic hold stored credentials, but SWITCHBOARD_API")
+    assert "sk-ant" not in warning
+    settings.SWITCHBOARD_API_KEYS = ["gw-key"]
+    assert call("/readyz", client=LOCAL).json()["warnings"] == []
+
+
 # --- /metrics -------------------------------------------------------------------------------
 
 
