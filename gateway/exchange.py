@@ -137,11 +137,14 @@ class Exchange:
     response_body: bytes | str = b""
     upstream_response_body: bytes | str = b""
     finished: bool = False
+    _header_map: dict[str, str] | None = field(default=None, repr=False)
 
     @property
     def header_map(self) -> dict[str, str]:
-        """The client's headers by lower-case name (last one wins)."""
-        return {name.lower(): value for name, value in self.headers}
+        """The client's headers by lower-case name (last one wins); built once."""
+        if self._header_map is None:
+            self._header_map = {name.lower(): value for name, value in self.headers}
+        return self._header_map
 
     @property
     def payload(self) -> dict[str, Any] | None:
@@ -161,6 +164,7 @@ class Exchange:
         if key_header is not None:
             self.key_verified = True
             self.headers = [(n, v) for n, v in self.headers if n != key_header]
+            self._header_map = None
 
     def body_read(self, body: bytes) -> None:
         self.raw_body = body
