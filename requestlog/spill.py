@@ -76,7 +76,7 @@ def take(path: Path, work_path: Path) -> bool:
             if not _is_file_at(fd, path):  # another replay took it meanwhile
                 return False
         if work_path.exists():  # left by an interrupted replay: keep its lines too
-            with open(work_path, "ab") as work:
+            with open(work_path, "ab", opener=_private) as work:
                 work.write(path.read_bytes())
             path.unlink()
         else:
@@ -84,6 +84,11 @@ def take(path: Path, work_path: Path) -> bool:
         return True
     finally:
         os.close(fd)
+
+
+def _private(path: str, flags: int) -> int:
+    """Open for `open()` creating the file readable by its owner only (it holds prompts)."""
+    return os.open(path, flags, 0o600)
 
 
 def _is_file_at(fd: int, path: Path) -> bool:
