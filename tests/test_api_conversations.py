@@ -165,6 +165,46 @@ def test_the_detail_pages_long_conversations(api):
     assert second["next"] is None
 
 
+ODD_KEYS = [
+    "line one\nline two",
+    "team/a b?c#d",
+    "50% off",
+    "../..",
+    "sitzung-ü-会話",
+    "k" * 99 + "/",
+]
+
+
+@pytest.mark.parametrize("key", ODD_KEYS)
+def test_a_conversation_with_any_key_is_reached_through_its_url(api, key):
+    make_row(conversation_key=key)
+    make_row(conversation_key=key, started_at=T0 + timedelta(seconds=1))
+
+    listed = api.get("/api/conversations/").json()["results"]
+    (conversation,) = [item for item in listed if item["key"] == key]
+    detail = api.get(conversation["url"])
+
+    assert "/api/conversations/~" in conversation["url"]
+    assert detail.status_code == 200, detail.content
+    assert detail.json()["conversation"]["key"] == key
+    assert detail.json()["conversation"]["turns"] == 2
+
+
+def test_a_plain_key_is_its_own_url_segment(api):
+    make_row(conversation_key="2f0c7a52-8c1e-4a35-9d1b-0b6a1c9e1d2f")
+
+    (conversation,) = api.get("/api/conversations/").json()["results"]
+
+    assert conversation["url"].endswith("/api/conversations/2f0c7a52-8c1e-4a35-9d1b-0b6a1c9e1d2f/")
+    assert api.get(conversation["url"]).status_code == 200
+
+
+@pytest.mark.parametrize("segment", ["~", "~!!", "~YQ=", "%0A", "~_-_-"])
+def test_a_segment_that_is_no_key_is_404(api, segment):
+    make_row(conversation_key="a")
+    assert api.get(f"/api/conversations/{segment}/").status_code == 404
+
+
 def test_an_unknown_conversation_is_404(api):
     assert api.get("/api/conversations/nope/").status_code == 404
 
