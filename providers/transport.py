@@ -2,8 +2,13 @@
 
 `Transport.send()` opens a request and returns as soon as the status line and
 headers arrive; the body is then read with `aiter_raw()` (streams, relayed as
-they come) or `aread()`. Two implementations, each with one pooled client per
-event loop (a worker has one loop; tests may run several):
+they come) or `aread()`. Both give the body with its content-encoding
+undone: the gateway asks for `identity`, but an upstream (or a proxy in front
+of it) that compresses anyway is decoded (gzip, deflate), since the relay
+does not pass `content-encoding` on and the log parses what it relays. Any
+other encoding is refused in `send()`, before a byte is relayed. Two
+implementations, each with one pooled client per event loop (a worker has
+one loop; tests may run several):
 
 - `AiohttpTransport`, the default: bench/ measured httpx's connection pool at
   about 5.5 ms of CPU per request at concurrency 32 (it rescans every pooled
@@ -19,7 +24,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
+import socket
 import weakref
+import zlib
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -37,6 +45,10 @@ from providers.errors import (
 
 #: Seconds allowed to send the request body upstream.
 WRITE_TIMEOUT = 60.0
+#: Content-Encodings both clients undo; any other one is refused (we ask for identity).
+DECODED_ENCODINGS = frozenset({"", "identity", "gzip", "deflate"})
+#: How far down an exception's causes to look for the OSError behind it.
+MAX_CAUSE_DEPTH = 8
 
 
 @dataclass(frozen=True)
@@ -86,9 +98,7 @@ def map_transport_errors(provider: str) -> Iterator[None]:
     except httpx.TimeoutException:
         raise UpstreamTimeout(f"provider {provider!r} did not answer in time") from None
     except httpx.ConnectError as exc:
-        raise UpstreamConnectError(
-            f"could not connect to provider {provider!r}: {_reason(exc)}"
-        ) from None
+        raise UpstreamConnectError(_connect_failure(provider, exc, _reason(exc))) from None
     except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
         raise UpstreamProtocolError(
             f"connection to provider {provider!r} broke: {_reason(exc)}"
@@ -97,10 +107,56 @@ def map_transport_errors(provider: str) -> Iterator[None]:
         raise UpstreamError(f"request to provider {provider!r} failed: {_reason(exc)}") from None
 
 
+def content_encoding(headers: list[tuple[str, str]], provider: str) -> str:
+    """The body's content-encoding ("" for none); raises for one the gateway cannot undo."""
+    for name, value in headers:
+        if name.lower() == "content-encoding":
+            encoding = value.strip().lower()
+            if encoding not in DECODED_ENCODINGS:
+                raise UpstreamProtocolError(
+                    f"provider {provider!r} answered with content-encoding {value.strip()!r}, "
+                    "which the gateway cannot decode (it asks for identity; gzip and deflate "
+                    "are decoded)"
+                )
+            return "" if encoding == "identity" else encoding
+    return ""
+
+
+class Inflater:
+    """Undoes a gzip or deflate (zlib) content-encoding, chunk by chunk."""
+
+    def __init__(self) -> None:
+        # 32 + MAX_WBITS: zlib reads a gzip or a zlib header, whichever the body starts with.
+        self._inflate = zlib.decompressobj(32 + zlib.MAX_WBITS)
+
+    def decode(self, chunk: bytes) -> bytes:
+        return self._inflate.decompress(chunk)
+
+    def flush(self) -> bytes:
+        return self._inflate.flush()
+
+
+def _connect_failure(provider: str, error: BaseException | None, reason: str) -> str:
+    """The message for a failed connection; a host name that did not resolve is said so."""
+    for _ in range(MAX_CAUSE_DEPTH):  # httpx wraps httpcore, which wraps the OSError
+        if error is None or isinstance(error, socket.gaierror):
+            break
+        error = error.__cause__ or error.__context__
+    if isinstance(error, socket.gaierror):
+        return (
+            f"could not connect to provider {provider!r}: its host name did not resolve ({reason})"
+        )
+    return f"could not connect to provider {provider!r}: {reason}"
+
+
+#: Where httpx (" for url ...") and aiohttp (", url=...") start quoting the URL.
+_URL_IN_MESSAGE = re.compile(r" for url |, url=")
+
+
 def _reason(exc: Exception) -> str:
     """A short cause without URLs (they may carry credentials in a query string)."""
     text = str(exc) or type(exc).__name__
-    return text.split(" for url ")[0][:200]
+    return _URL_IN_MESSAGE.split(text, maxsplit=1)[0][:200]
 
 
 class HttpxResponse:
@@ -112,7 +168,7 @@ class HttpxResponse:
 
     async def aiter_raw(self) -> AsyncIterator[bytes]:
         with map_transport_errors(self._provider):
-            async for chunk in self._response.aiter_raw():
+            async for chunk in self._response.aiter_bytes():  # content-encoding undone
                 yield chunk
 
     async def aread(self) -> bytes:
@@ -167,7 +223,13 @@ class HttpxTransport:
         )
         with map_transport_errors(request.provider):
             response = await client.send(built, stream=True)
-        return HttpxResponse(response, request.provider)
+        wrapped = HttpxResponse(response, request.provider)
+        try:
+            content_encoding(wrapped.headers, request.provider)  # httpx undoes gzip, deflate
+        except UpstreamProtocolError:
+            await response.aclose()
+            raise
+        return wrapped
 
     async def aclose(self) -> None:
         client = self._clients.pop(asyncio.get_running_loop(), None)
@@ -186,7 +248,7 @@ def map_aiohttp_errors(provider: str) -> Iterator[None]:
         raise UpstreamTimeout(f"provider {provider!r} did not answer in time") from None
     except aiohttp.ClientConnectorError as exc:
         raise UpstreamConnectError(
-            f"could not connect to provider {provider!r}: {exc.os_error.strerror or exc}"
+            _connect_failure(provider, exc.os_error, str(exc.os_error.strerror or exc))
         ) from None
     except (
         aiohttp.ServerDisconnectedError,
@@ -196,25 +258,45 @@ def map_aiohttp_errors(provider: str) -> Iterator[None]:
         raise UpstreamProtocolError(
             f"connection to provider {provider!r} broke: {_reason(exc)}"
         ) from None
+    except aiohttp.ClientResponseError as exc:
+        # Raised while reading the status line and headers (no raise_for_status here).
+        raise UpstreamProtocolError(
+            f"provider {provider!r} did not answer in HTTP: {exc.message[:200]}"
+        ) from None
     except aiohttp.ClientError as exc:
         raise UpstreamError(f"request to provider {provider!r} failed: {_reason(exc)}") from None
+    except zlib.error as exc:
+        raise UpstreamProtocolError(
+            f"provider {provider!r} sent a compressed body that could not be decoded: {exc}"
+        ) from None
 
 
 class AiohttpResponse:
-    def __init__(self, response: aiohttp.ClientResponse, provider: str) -> None:
+    def __init__(
+        self, response: aiohttp.ClientResponse, provider: str, inflater: Inflater | None = None
+    ) -> None:
         self._response = response
         self._provider = provider
+        self._inflater = inflater
         self.status = response.status
         self.headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in response.raw_headers]
 
     async def aiter_raw(self) -> AsyncIterator[bytes]:
+        inflater = self._inflater
         with map_aiohttp_errors(self._provider):
             async for chunk in self._response.content.iter_any():
-                yield chunk
+                data = inflater.decode(chunk) if inflater is not None else chunk
+                if data:
+                    yield data
+            if inflater is not None and (tail := inflater.flush()):
+                yield tail
 
     async def aread(self) -> bytes:
         with map_aiohttp_errors(self._provider):
-            return await self._response.read()
+            body = await self._response.read()
+            if self._inflater is None:
+                return body
+            return self._inflater.decode(body) + self._inflater.flush()
 
     async def aclose(self) -> None:
         if self._response.content.at_eof():
@@ -239,7 +321,9 @@ class AiohttpTransport:
                     keepalive_timeout=KEEPALIVE_SECONDS,
                     ttl_dns_cache=DNS_CACHE_SECONDS,
                 ),
-                auto_decompress=False,  # bytes are relayed as they came
+                # Decoded here (Inflater), after the encoding was checked: aiohttp's own
+                # decoding fails on an encoding it lacks a library for before we can look.
+                auto_decompress=False,
                 cookie_jar=aiohttp.DummyCookieJar(),
                 trust_env=False,  # environment proxies would route loopback providers astray
                 skip_auto_headers=("User-Agent",),
@@ -263,7 +347,13 @@ class AiohttpTransport:
                 timeout=timeout,
                 allow_redirects=False,
             )
-        return AiohttpResponse(response, request.provider)
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in response.raw_headers]
+        try:
+            encoding = content_encoding(headers, request.provider)
+        except UpstreamProtocolError:
+            response.close()
+            raise
+        return AiohttpResponse(response, request.provider, Inflater() if encoding else None)
 
     async def aclose(self) -> None:
         session = self._sessions.pop(asyncio.get_running_loop(), None)
