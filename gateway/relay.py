@@ -14,6 +14,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 
+import orjson
 from django.http import HttpResponse, StreamingHttpResponse
 
 from gateway.exchange import Exchange, Opened
@@ -111,14 +112,17 @@ async def relay_message(opened: Opened, exchange: Exchange) -> HttpResponse:
     content_type = header(opened.upstream, "content-type")
     if not _is_json(content_type, raw):
         # An HTML page or plain text with a 200 is not an answer: say what came.
-        text = raw[:500].decode("utf-8", "replace").strip()
-        exchange.upstream_refused(502, {"type": "api_error"}, raw)
-        raise UpstreamProtocolError(
-            f"provider {opened.call.provider.name!r} answered HTTP {opened.upstream.status} "
-            f"with {content_type or 'no content type'} instead of JSON"
-            + (f": {text}" if text else "")
+        raise _not_an_answer(
+            opened, exchange, raw, f"{content_type or 'no content type'} instead of JSON"
         )
-    content, message = opened.adapter.message_body(raw, opened.call)
+    try:
+        content, message = opened.adapter.message_body(raw, opened.call)
+    except UpstreamProtocolError as exc:  # a translating adapter could not read it
+        what = _json_problem(raw) or f"an answer that could not be translated ({exc.message})"
+        raise _not_an_answer(opened, exchange, raw, what) from None
+    if message is None:
+        # Relayed as is, a cut or garbled body would reach the client as a 200.
+        raise _not_an_answer(opened, exchange, raw, _json_problem(raw) or "no message")
     exchange.answered(opened.upstream.status, content, message, raw if content is not raw else None)
     response = HttpResponse(content, status=opened.upstream.status, content_type="application/json")
     upstream_headers = (
@@ -128,6 +132,27 @@ async def relay_message(opened: Opened, exchange: Exchange) -> HttpResponse:
     )
     apply_headers(response, exchange, upstream_headers)
     return response
+
+
+def _not_an_answer(
+    opened: Opened, exchange: Exchange, raw: bytes, what: str
+) -> UpstreamProtocolError:
+    """A 2xx body that is no Messages answer: a 502 naming what came; the body is logged."""
+    text = raw[:500].decode("utf-8", "replace").strip()
+    exchange.upstream_refused(502, {"type": "api_error"}, raw)
+    return UpstreamProtocolError(
+        f"provider {opened.call.provider.name!r} answered HTTP {opened.upstream.status} "
+        f"with {what}" + (f": {text}" if text else "")
+    )
+
+
+def _json_problem(body: bytes) -> str:
+    """Why a body is not a JSON object (not JSON: where it breaks); "" when it is one."""
+    try:
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        return f"a body that is not JSON ({exc})"
+    return "" if isinstance(parsed, dict) else "a JSON body that is not an object"
 
 
 def _is_json(content_type: str, body: bytes) -> bool:
