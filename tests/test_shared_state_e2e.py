@@ -13,6 +13,7 @@ import pytest
 from django.contrib.auth.models import User
 
 from routing.models import Credential
+from tests.clients import KEY_HEADER, KEYED_GATEWAY
 from tests.fakes.upstream import anthropic_error
 from tests.live_gateway import free_port
 
@@ -69,15 +70,17 @@ def test_an_account_cooled_down_by_one_worker_is_skipped_by_the_other(
         credential = Credential(provider=anthropic_provider, label=label)
         credential.set_secret(f"sk-account-{label}")
         credential.save()
-    one = start_gateway(REDIS_URL=redis_url, **QUIET)
-    two = start_gateway(REDIS_URL=redis_url, **QUIET)
+    # Stored accounts are only used with a gateway key.
+    one = start_gateway(REDIS_URL=redis_url, **QUIET, **KEYED_GATEWAY)
+    two = start_gateway(REDIS_URL=redis_url, **QUIET, **KEYED_GATEWAY)
     fake_upstream.queue(
         anthropic_error(429, "rate_limit_error", "slow down", headers={"retry-after": "30"})
     )
 
-    assert httpx.post(one.url + "/v1/messages", json=BODY, timeout=10).status_code == 200
+    first = httpx.post(one.url + "/v1/messages", json=BODY, headers=KEY_HEADER, timeout=10)
+    assert first.status_code == 200
     wait_until(lambda: "anthropic/a" in readyz(two)["cooling_accounts"])
-    httpx.post(two.url + "/v1/messages", json=BODY, timeout=10)
+    httpx.post(two.url + "/v1/messages", json=BODY, headers=KEY_HEADER, timeout=10)
 
     keys = [r.headers["x-api-key"] for r in fake_upstream.requests]
     # one: a (429) then b; two: would start with a on its own, but knows a is resting.
