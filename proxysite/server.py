@@ -93,7 +93,7 @@ class LimitedHTTPChannel(http.HTTPChannel):
     """One client connection: a deadline for each request's headers, refusals before bodies."""
 
     factory: LimitedHTTPFactory
-    header_timeout: float = 15.0
+    header_timeout: float  # set by LimitedHTTPFactory.buildProtocol
     _head_deadline: Any = None
     _waiting_for_head = True
     _refused = False
