@@ -22,6 +22,7 @@ import itertools
 import json
 import threading
 import time
+import zlib
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import KW_ONLY, dataclass, field
@@ -33,29 +34,37 @@ __all__ = [
     "AnthropicMessage",
     "AnthropicStream",
     "Behaviour",
+    "Compressed",
     "FakeUpstream",
     "Hang",
     "JSONResponse",
+    "NotHTTP",
     "OpenAIChunks",
     "OpenAICompletion",
     "OpenAIStream",
     "Raw",
     "ReceivedRequest",
     "ResetAfter",
+    "ResetMidBody",
     "SSERaw",
+    "Truncated",
     "anthropic_error",
     "anthropic_message",
     "anthropic_stream",
+    "compressed",
     "hang",
     "json_response",
+    "not_http",
     "openai_chunks",
     "openai_completion",
     "openai_error",
     "openai_stream",
     "raw",
     "reset_after",
+    "reset_mid_body",
     "slow_stream",
     "sse_raw",
+    "truncated",
 ]
 
 ANTHROPIC_USAGE = {
@@ -623,6 +632,111 @@ class ResetAfter:
         return response
 
 
+@dataclass
+class ResetMidBody:
+    """Announce `body` with its full Content-Length, send the first `after` bytes, then abort."""
+
+    body: bytes
+    after: int
+    _: KW_ONLY
+    content_type: str = "application/json"
+
+    async def respond(self, request: web.Request, received: ReceivedRequest) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"content-type": self.content_type})
+        response.content_length = len(self.body)
+        await response.prepare(request)
+        await response.write(self.body[: self.after])
+        received.aborted.set()
+        assert request.transport is not None
+        request.transport.abort()
+        await asyncio.sleep(RELEASE_TIMEOUT)  # aiohttp cancels us once the connection is lost
+        return response
+
+
+@dataclass
+class NotHTTP:
+    """Answer with bytes that are not HTTP at all (another service on the port), then close."""
+
+    data: bytes = b"SSH-2.0-OpenSSH_9.2\r\n"
+
+    async def respond(self, request: web.Request, received: ReceivedRequest) -> web.StreamResponse:
+        assert request.transport is not None
+        request.transport.write(self.data)
+        received.aborted.set()
+        request.transport.close()
+        await asyncio.sleep(RELEASE_TIMEOUT)  # aiohttp cancels us once the connection is lost
+        return web.StreamResponse()
+
+
+@dataclass
+class Truncated:
+    """The SSE stream of `base` without its last `drop` events (by default: no message_stop)."""
+
+    base: SSESource | None = None  # defaults to anthropic_stream()
+    _: KW_ONLY
+    drop: int = 1
+
+    def sse_events(self, received: ReceivedRequest) -> list[bytes]:
+        return (self.base or AnthropicStream()).sse_events(received)[: -self.drop]
+
+    async def respond(self, request: web.Request, received: ReceivedRequest) -> web.StreamResponse:
+        return await _stream(request, self.sse_events(received))
+
+
+def _compressor(encoding: str) -> Any:
+    """A streaming compressor for a Content-Encoding; None for one the fake cannot produce."""
+    if encoding == "gzip":
+        return zlib.compressobj(wbits=16 + zlib.MAX_WBITS)
+    if encoding == "deflate":
+        return zlib.compressobj()
+    return None
+
+
+@dataclass
+class Compressed:
+    """The answer of `base`, sent with `Content-Encoding: encoding` whatever the request asked.
+
+    JSON answers are compressed whole; streams event by event (a sync flush after each, as a
+    compressing proxy does), so every chunk on the wire is compressed data. An encoding the
+    fake cannot produce (e.g. "br") sends the plain bytes under that label.
+    """
+
+    base: Behaviour | None = None  # defaults to anthropic_message()
+    _: KW_ONLY
+    encoding: str = "gzip"
+
+    def _compress(self, data: bytes) -> bytes:
+        compressor = _compressor(self.encoding)
+        return data if compressor is None else compressor.compress(data) + compressor.flush()
+
+    async def respond(self, request: web.Request, received: ReceivedRequest) -> web.StreamResponse:
+        base = self.base or AnthropicMessage()
+        events = getattr(base, "sse_events", None)
+        if _wants_stream(received) and events is not None:
+            response = await _open_stream(request, headers={"content-encoding": self.encoding})
+            compressor = _compressor(self.encoding)
+            for event in events(received):
+                if compressor is None:
+                    await response.write(event)
+                else:
+                    data = compressor.compress(event) + compressor.flush(zlib.Z_SYNC_FLUSH)
+                    await response.write(data)
+            if compressor is not None:
+                await response.write(compressor.flush())
+            await response.write_eof()
+            return response
+        plain = await base.respond(request, received)
+        assert isinstance(plain, web.Response) and isinstance(plain.body, bytes)
+        return web.Response(
+            body=self._compress(plain.body),
+            status=plain.status,
+            headers={
+                "content-type": plain.headers.get("content-type", "application/json"),
+                "content-encoding": self.encoding,
+            },
+        )
+
+
 anthropic_message = AnthropicMessage
 anthropic_stream = AnthropicStream
 openai_completion = OpenAICompletion
@@ -633,6 +747,10 @@ raw = Raw
 sse_raw = SSERaw
 hang = Hang
 reset_after = ResetAfter
+reset_mid_body = ResetMidBody
+not_http = NotHTTP
+truncated = Truncated
+compressed = Compressed
 
 
 # --- the server --------------------------------------------------------------------------------
