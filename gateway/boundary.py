@@ -15,6 +15,7 @@ sent.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
@@ -43,6 +44,11 @@ async def serve(request: HttpRequest, pipeline: Pipeline) -> HttpResponse:
         return response
     except GatewayError as exc:
         return reject(exc, exchange)
+    except asyncio.CancelledError:
+        # The client left, or the server ended the request (a drain): logged as cancelled.
+        if exchange is not None:
+            exchange.cancelled()
+        raise
     except Exception:
         return internal_error(exchange, pipeline.endpoint)
     finally:
