@@ -28,6 +28,8 @@ django_app = get_asgi_application()  # sets Django up before the imports below
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from django.conf import settings  # noqa: E402
 
+from gateway.host_check import host_allowed, host_from_scope  # noqa: E402
+from gateway.keys import idle_credentials_warning, idle_stored_credentials  # noqa: E402
 from providers.accounts import accounts  # noqa: E402
 from proxysite.drain import InFlightRequests  # noqa: E402
 from proxysite.gateway_handler import GatewayASGIHandler  # noqa: E402
@@ -67,7 +69,8 @@ gateway_app = GatewayASGIHandler()
 
 
 async def http_app(scope, receive, send):
-    if is_preflight(scope):
+    # A preflight for a Host we do not serve falls through to the handlers, which refuse it.
+    if is_preflight(scope) and host_allowed(host_from_scope(scope)):
         await answer_preflight(send)
     elif is_gateway_request(scope):
         await gateway_app(scope, receive, send)
@@ -98,7 +101,10 @@ def warm_up() -> None:
     try:
         if settings.SWITCHBOARD_AGENT_SCAN_SECONDS > 0:
             AgentWatcher().poll()
-        snapshot.load()
+        config = snapshot.load()
+        idle = idle_stored_credentials(config.providers.values())
+        if idle:
+            logger.warning("%s", idle_credentials_warning(idle))
     except Exception:
         logger.exception("routing config not loaded at start (did you run migrate?)")
     snapshot.start_poller()

@@ -41,6 +41,7 @@ from django.core.handlers.exception import convert_exception_to_response
 from django.urls import set_script_prefix
 
 from gateway.ingress import BODY_TOO_LARGE_SCOPE_KEY
+from providers.errors import GatewayError, InvalidRequest, RequestTooLarge
 from proxysite.refusals import (
     declared_length,
     error_json,
@@ -88,8 +89,9 @@ class GatewayASGIHandler(ASGIHandler):
         set_script_prefix(get_script_prefix(scope))
         request, error_response = self.create_request(scope, body_file)
         if request is None:
+            # Django could not make a request of it: answered in JSON all the same.
             body_file.close()
-            await self.send_response(error_response, send)
+            await refuse(scope, send, unreadable_request(error_response.status_code))
             return
         request.urlconf = GATEWAY_URLCONF
 
@@ -129,12 +131,25 @@ async def cancel_and_wait(tasks: Iterable[asyncio.Task]) -> None:
         await asyncio.wait(pending)
 
 
+def unreadable_request(status: int) -> GatewayError:
+    if status == RequestTooLarge.status:
+        return RequestTooLarge("request body is larger than this gateway accepts")
+    return InvalidRequest("the request could not be read (its headers or query string)")
+
+
 async def refuse_before_body(scope, send) -> bool:
     """Answer a request refused from its headers alone (proxysite/refusals.py); True if so."""
     headers = scope["headers"]
     refusal = refusal_before_body(scope["path"], headers, declared_length(headers))
     if refusal is None:
         return False
+    await refuse(scope, send, refusal)
+    return True
+
+
+async def refuse(scope, send, refusal: GatewayError) -> None:
+    """Answer `refusal` in Anthropic's shape, with its log row on /v1/* paths."""
+    headers = scope["headers"]
     request_id = None
     if is_gateway_path(scope["path"]):
         client = scope.get("client")
@@ -155,4 +170,3 @@ async def refuse_before_body(scope, send) -> bool:
         }
     )
     await send({"type": "http.response.body", "body": body})
-    return True

@@ -20,6 +20,7 @@ from gateway import pipeline, record, views
 from gateway.pipeline import Pipeline
 from providers import transport
 from providers.anthropic.stream_log import MessageAccumulator
+from proxysite.gateway_handler import GatewayASGIHandler
 from requestlog.models import Outcome
 from requestlog.writer import log_writer
 from routing import snapshot
@@ -204,3 +205,48 @@ def test_a_pipeline_without_an_answer_is_a_500_not_a_hang(rows, monkeypatch):
 
     assert_internal_error(response, content)
     assert len(rows) == 1
+
+
+def test_a_request_django_cannot_read_still_gets_json_and_a_row(rows):
+    """A query string that is not UTF-8 (uvicorn passes such bytes on): Django refuses it."""
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/v1/messages",
+        "raw_path": b"/v1/messages",
+        "query_string": b"beta=\xff",
+        "root_path": "",
+        "headers": [(b"host", b"127.0.0.1:8080"), (b"content-type", b"application/json")],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8080),
+    }
+    sent: list[dict[str, Any]] = []
+
+    async def run() -> None:
+        messages = [{"type": "http.request", "body": orjson.dumps(HELLO), "more_body": False}]
+
+        async def receive() -> dict[str, Any]:
+            if messages:
+                return messages.pop()
+            await asyncio.sleep(3600)  # the client stays until the answer is complete
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        await GatewayASGIHandler()(scope, receive, send)
+
+    asyncio.run(run())
+
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    headers = dict(start["headers"])
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    assert start["status"] == 400
+    assert headers[b"content-type"] == b"application/json"
+    assert orjson.loads(body)["error"]["message"].startswith("the request could not be read")
+    (row,) = rows
+    assert row["request_id"] == headers[b"x-switchboard-request-id"].decode()
+    assert row["status"] == 400

@@ -254,3 +254,23 @@ def test_every_request_above_has_one_row_even_when_refused_early(gateway, fake_u
     ]
     gateway.stop()
     assert sorted(RequestLog.objects.values_list("request_id", flat=True)) == sorted(ids)
+
+
+def test_the_gateway_says_at_start_that_stored_credentials_without_keys_go_unused(
+    stored_credential, start_gateway
+):
+    gateway = start_gateway()
+    gateway.stop()
+
+    assert "providers anthropic hold stored credentials, but SWITCHBOARD_API_KEYS" in (
+        gateway.output()
+    )
+    assert STORED_KEY not in gateway.output()
+
+
+def test_a_preflight_for_a_foreign_host_is_not_answered_as_ok(gateway):
+    ok = httpx.head(gateway.url + "/", timeout=10)
+    foreign = httpx.head(gateway.url + "/", headers={"host": "attacker.example"}, timeout=10)
+
+    assert ok.status_code == 200
+    assert foreign.status_code == 400
