@@ -1,6 +1,7 @@
 """Helpers for tests of the request log API, statistics and commands.
 
 - `make_row(**fields)`: one saved RequestLog row with plausible defaults.
+- `writer_row(request_id, **fields)`: the dict a log writer takes (nothing saved).
 - `staff_client()` / `user_client()`: DRF API clients logged in as staff / not staff.
 """
 
@@ -30,6 +31,22 @@ def response_body(text: str = "general kenobi") -> str:
     return orjson.dumps(
         {"type": "message", "role": "assistant", "content": [{"type": "text", "text": text}]}
     ).decode()
+
+
+def writer_row(request_id: str, **fields: Any) -> dict[str, Any]:
+    """The smallest row the log writer accepts (a completed request, now); `fields` add to it."""
+    now = datetime.now(UTC)
+    return {
+        "request_id": request_id,
+        "started_at": now,
+        "finished_at": now,
+        "endpoint": "messages",
+        "method": "POST",
+        "path": "/v1/messages",
+        "status": 200,
+        "outcome": "completed",
+        **fields,
+    }
 
 
 def make_row(**fields: Any) -> RequestLog:

@@ -7,8 +7,6 @@ PostgreSQL (CI runs the suite on both).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import httpx
 import orjson
 import pytest
@@ -16,27 +14,20 @@ import pytest
 from requestlog.models import RequestLog
 from requestlog.row_clean import REPLACEMENT
 from requestlog.writer import SPILL_FILE_NAME, LogWriter
+from tests.logrows import writer_row
 
 R = REPLACEMENT
 
 
 def clean_row(request_id: str) -> dict:
-    now = datetime.now(UTC)
-    return {
-        "request_id": request_id,
-        "started_at": now,
-        "finished_at": now,
-        "endpoint": "messages",
-        "method": "POST",
-        "path": "/v1/messages",
-        "status": 200,
-        "outcome": "completed",
-        "conversation_key": "session-ok",
-        "request_headers": {"user-agent": "claude-cli"},
-        "request_body": '{"model": "m"}',
-        "attempts": [{"provider": "anthropic", "status": 200}],
-        "tools_offered": ["Read"],
-    }
+    return writer_row(
+        request_id,
+        conversation_key="session-ok",
+        request_headers={"user-agent": "claude-cli"},
+        request_body='{"model": "m"}',
+        attempts=[{"provider": "anthropic", "status": 200}],
+        tools_offered=["Read"],
+    )
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from io import StringIO
 
 import orjson
@@ -13,22 +12,11 @@ from requestlog import spill
 from requestlog.models import RequestLog
 from requestlog.row_clean import REPLACEMENT
 from requestlog.writer import SPILL_FILE_NAME
+from tests.logrows import writer_row
 
 
 def line(request_id: str, **fields) -> bytes:
-    now = datetime.now(UTC)
-    row = {
-        "request_id": request_id,
-        "started_at": now,
-        "finished_at": now,
-        "endpoint": "messages",
-        "method": "POST",
-        "path": "/v1/messages",
-        "status": 200,
-        "outcome": "completed",
-        **fields,
-    }
-    return orjson.dumps(row, default=str) + b"\n"
+    return orjson.dumps(writer_row(request_id, **fields), default=str) + b"\n"
 
 
 @pytest.fixture

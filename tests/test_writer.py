@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import orjson
 import pytest
 from django.core.management import call_command
@@ -11,20 +9,9 @@ from django.core.management import call_command
 from requestlog import writer as writer_module
 from requestlog.models import RequestLog
 from requestlog.writer import SPILL_FILE_NAME, LogWriter
+from tests.logrows import writer_row
 
-
-def row(request_id: str) -> dict:
-    now = datetime.now(UTC)
-    return {
-        "request_id": request_id,
-        "started_at": now,
-        "finished_at": now,
-        "endpoint": "messages",
-        "method": "POST",
-        "path": "/v1/messages",
-        "status": 200,
-        "outcome": "completed",
-    }
+row = writer_row
 
 
 @pytest.fixture
