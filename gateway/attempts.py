@@ -23,6 +23,7 @@ from django.http import HttpResponse
 from gateway.exchange import Exchange, Opened
 from gateway.relay import header, upstream_error_response
 from providers.accounts import ACCOUNT_STATUSES, AccountsCoolingDown, accounts
+from providers.anthropic.stream_log import MessageAccumulator
 from providers.base import Call, Prepared
 from providers.config import CredentialConfig
 from providers.errors import (
@@ -33,6 +34,7 @@ from providers.errors import (
     UpstreamOverloaded,
 )
 from providers.registry import adapter_for
+from providers.sse import SSEDecoder
 from providers.transport import UpstreamResponse, get_transport
 from routing.router import Target
 
@@ -199,10 +201,26 @@ async def _start_stream(opened: Opened) -> UpstreamError | None:
     if not first or first.startswith(b"event: error"):
         await relay.aclose()  # type: ignore[attr-defined]
         await opened.upstream.aclose()
-        message = (opened.call.message.error or {}).get("message") or "the stream ended at once"
+        message = (
+            (opened.call.message.error or {}).get("message")
+            or _opening_error(first)
+            or "the stream ended at once"
+        )
         return UpstreamError(f"provider {opened.call.provider.name!r} failed: {message}")
     opened.stream = _prepend(first, relay)
     return None
+
+
+def _opening_error(first: bytes) -> str:
+    """The upstream's message in a stream's first chunk, `event: error`.
+
+    A relayed stream's log copy sees a chunk only after it was handed on, so for
+    the first one `call.message` does not know the error yet.
+    """
+    decoder, opening = SSEDecoder(), MessageAccumulator()
+    for event in [*decoder.feed(first), *decoder.flush()]:
+        opening.feed(event)
+    return str((opening.error or {}).get("message") or "")
 
 
 async def _prepend(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:

@@ -137,15 +137,14 @@ class AnthropicAdapter:
         async for chunk in upstream.aiter_raw():
             if not chunk:
                 continue
-            # Decoded before it is relayed: whoever reads the chunk may look at call.message
-            # (an `event: error` first chunk lets the attempts stage fall back, saying why).
-            if decoder is not None:
-                try:
-                    for event in decoder.feed(chunk):
-                        call.message.feed(event)
-                except SSELineTooLong:
-                    decoder = None  # keep relaying; the log keeps what it has
             yield chunk
+            if decoder is None:
+                continue
+            try:
+                for event in decoder.feed(chunk):
+                    call.message.feed(event)
+            except SSELineTooLong:
+                decoder = None  # keep relaying; the log keeps what it has
         if decoder is not None:
             for event in decoder.flush():
                 call.message.feed(event)
