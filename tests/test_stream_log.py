@@ -263,3 +263,33 @@ def test_it_returns_a_new_message_each_time() -> None:
     acc = accumulate(message_start())
     acc.final_message()["usage"]["output_tokens"] = 999
     assert acc.final_message()["usage"]["output_tokens"] == 1
+
+
+def test_it_keeps_every_fragment_of_a_long_answer_in_order() -> None:
+    words = [f"w{i} " for i in range(30_000)]
+    acc = accumulate(
+        message_start(),
+        block_start(0, {"type": "text", "text": ""}),
+        *(delta(0, type="text_delta", text=w) for w in words),
+        block_stop(0),
+    )
+    assert acc.final_message()["content"][0]["text"] == "".join(words)
+
+
+def test_it_gives_the_text_of_a_block_cut_before_its_stop() -> None:
+    acc = accumulate(
+        message_start(),
+        block_start(0, {"type": "thinking", "thinking": "", "signature": ""}),
+        delta(0, type="thinking_delta", thinking="Let me "),
+        delta(0, type="thinking_delta", thinking="see"),
+        block_stop(0),
+        block_start(1, {"type": "text", "text": "Pre"}),
+        delta(1, type="text_delta", text="fix and "),
+        delta(1, type="text_delta", text="more"),
+    )
+    first = acc.final_message()["content"]
+    again = acc.final_message()["content"]  # asking twice changes nothing
+    assert first == again == [
+        {"type": "thinking", "thinking": "Let me see", "signature": ""},
+        {"type": "text", "text": "Prefix and more"},
+    ]

@@ -14,12 +14,22 @@ import orjson
 
 from providers.sse import ServerSentEvent
 
+#: The delta types that carry text, and the block field each one extends.
+TEXT_FIELDS = {
+    "text_delta": "text",
+    "thinking_delta": "thinking",
+    "signature_delta": "signature",
+}
+
 
 class MessageAccumulator:
     def __init__(self) -> None:
         self.message: dict[str, Any] | None = None
         self.blocks: dict[int, dict[str, Any]] = {}
         self._json_parts: dict[int, list[str]] = {}
+        # Text, thinking and signature fragments, joined when the block ends (appending
+        # to a str on every delta costs quadratic time on long answers).
+        self._text_parts: dict[tuple[int, str], list[str]] = {}
         self.usage: dict[str, Any] = {}
         self.stopped = False
         self.error: dict[str, Any] | None = None
@@ -56,23 +66,31 @@ class MessageAccumulator:
         self.blocks[index] = dict(data.get("content_block") or {})
 
     def _on_content_block_delta(self, data: dict[str, Any]) -> None:
-        block = self.blocks.setdefault(data.get("index", 0), {"type": "text", "text": ""})
+        index = data.get("index", 0)
+        block = self.blocks.setdefault(index, {"type": "text", "text": ""})
         delta = data.get("delta") or {}
         kind = delta.get("type")
-        if kind == "text_delta":
-            block["text"] = block.get("text", "") + delta.get("text", "")
+        field = TEXT_FIELDS.get(kind) if isinstance(kind, str) else None
+        if field is not None:
+            text = delta.get(field, "")
+            if isinstance(text, str):
+                self._text_parts.setdefault((index, field), []).append(text)
         elif kind == "input_json_delta":
-            self._json_parts.setdefault(data.get("index", 0), []).append(
-                delta.get("partial_json", "")
-            )
-        elif kind == "thinking_delta":
-            block["thinking"] = block.get("thinking", "") + delta.get("thinking", "")
-        elif kind == "signature_delta":
-            block["signature"] = block.get("signature", "") + delta.get("signature", "")
+            self._json_parts.setdefault(index, []).append(delta.get("partial_json", ""))
         elif kind == "citations_delta":
             block.setdefault("citations", []).append(delta.get("citation"))
 
+    def _join_text(self) -> None:
+        """Move the text fragments gathered so far into their blocks."""
+        for (index, field), parts in self._text_parts.items():
+            block = self.blocks.get(index)
+            if block is not None and parts:
+                before = block.get(field, "")
+                block[field] = (before if isinstance(before, str) else "") + "".join(parts)
+        self._text_parts.clear()
+
     def _on_content_block_stop(self, data: dict[str, Any]) -> None:
+        self._join_text()
         index = data.get("index", 0)
         parts = self._json_parts.pop(index, None)
         if parts is not None and index in self.blocks:
@@ -97,6 +115,7 @@ class MessageAccumulator:
 
     def final_message(self) -> dict[str, Any]:
         """The message as the client's SDK would assemble it (so far)."""
+        self._join_text()
         message = dict(self.message or {})
         message["content"] = [self.blocks[i] for i in sorted(self.blocks)]
         message["usage"] = dict(self.usage)
