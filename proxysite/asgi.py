@@ -33,6 +33,7 @@ from gateway.keys import idle_credentials_warning, idle_stored_credentials  # no
 from providers.accounts import accounts  # noqa: E402
 from proxysite.drain import InFlightRequests  # noqa: E402
 from proxysite.gateway_handler import GatewayASGIHandler  # noqa: E402
+from proxysite.memory import fix_mmap_threshold  # noqa: E402
 from proxysite.twisted_forms import stop_parsing_form_bodies  # noqa: E402
 from proxysite.websockets import SameOriginValidator, websocket_urlpatterns  # noqa: E402
 from requestlog.writer import log_writer  # noqa: E402
@@ -121,6 +122,7 @@ def warm_up() -> None:
         accounts.shared.start()
 
 
+fix_mmap_threshold()
 stop_parsing_form_bodies()
 warm_up()
 
