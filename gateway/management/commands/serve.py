@@ -8,6 +8,7 @@ SIGTERM/SIGINT drain the requests in flight before the process exits 0.
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from django.conf import settings
@@ -15,6 +16,16 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
+
+
+def access_log(target: str | None) -> Any:
+    """The access logger for `--access-log`, or None for none."""
+    if target is None:
+        return None
+    from proxysite.access_log import RedactingAccessLog
+
+    stream = sys.stdout if target == "-" else open(target, "a", buffering=1)
+    return RedactingAccessLog(stream)
 
 
 class Command(BaseCommand):
@@ -35,6 +46,13 @@ class Command(BaseCommand):
             type=int,
             default=None,
             help="serve on this inherited listening socket instead (several workers, one port)",
+        )
+        parser.add_argument(
+            "--access-log",
+            default=None,
+            metavar="FILE",
+            help="write an access log line per request to FILE ('-' for standard output); "
+            "credential-like query values are redacted (default: no access log)",
         )
         parser.add_argument(
             "--drain-seconds",
@@ -66,6 +84,7 @@ class Command(BaseCommand):
         DrainingServer(
             application,
             endpoints=endpoints,
+            action_logger=access_log(options["access_log"]),
             in_flight=http_requests,
             drain_seconds=drain_seconds,
             header_timeout=settings.SWITCHBOARD_HEADER_TIMEOUT_SECONDS,
