@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from requestlog.api.views import REQUEST_ORDERINGS
 from gateway.record import TRUNCATION_MARKER
+from requestlog.api.views import REQUEST_ORDERINGS
 from tests.logrows import T0, make_row, request_body, response_body
 from tests.operators import log_reader_client as staff_client
 
