@@ -80,10 +80,22 @@ def feed_message(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return {"type": MESSAGE_TYPE, "rows": items}
 
 
+#: What concurrent.futures says once the interpreter has begun to exit.
+EXITING_MESSAGE = "after interpreter shutdown"
+
+
 def publish_rows(rows: list[dict[str, Any]]) -> None:
     """Push rows just written to every open dashboard. Never raises."""
     try:
         _publish(rows)
+    except RuntimeError as exc:
+        if EXITING_MESSAGE not in str(exc):
+            logger.exception("could not publish %d log rows to the live feed", len(rows))
+            return
+        # The process is exiting (asgiref's executor is shut down): nobody is listening.
+        logger.info(
+            "%d log rows written as the process exited: not sent to the live feed", len(rows)
+        )
     except Exception:
         logger.exception("could not publish %d log rows to the live feed", len(rows))
 

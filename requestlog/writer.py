@@ -92,6 +92,7 @@ class LogWriter:
     def __init__(self) -> None:
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
+        self._stopping = False
         self._lock = threading.Lock()
         self.written = 0
         self.spilled = 0
@@ -130,6 +131,7 @@ class LogWriter:
             return
         with self._lock:  # (after a fork, the parent's thread reports not alive)
             if self._thread is None or not self._thread.is_alive():
+                self._stopping = False
                 self._thread = threading.Thread(target=self._run, name="log-writer", daemon=True)
                 self._thread.start()
 
@@ -149,6 +151,9 @@ class LogWriter:
     def shutdown(self, timeout: float = SHUTDOWN_TIMEOUT) -> None:
         if not self.is_alive():
             return
+        # The process is going: rows written from now on are not pushed to dashboards
+        # (at interpreter exit, asgiref can no longer run the channel layer's send).
+        self._stopping = True
         marker = _Stop()
         self._queue.put(marker)
         thread = self._thread
@@ -289,6 +294,8 @@ class LogWriter:
 
     def _publish(self, batch: list[dict[str, Any]]) -> None:
         """Push the rows to open dashboards (requestlog.live; never raises)."""
+        if self._stopping:
+            return
         from requestlog.live import publish_rows
 
         publish_rows(batch)

@@ -205,3 +205,16 @@ def test_a_worker_without_a_websocket_still_publishes_through_a_shared_layer(
     if shared:
         assert message is not None
         assert message["rows"][0]["request_id"] == row["request_id"]
+
+
+def test_rows_written_as_the_process_exits_are_dropped_from_the_feed_quietly(monkeypatch, caplog):
+    def exiting(rows):
+        raise RuntimeError("cannot schedule new futures after interpreter shutdown")
+
+    monkeypatch.setattr(live, "_publish", exiting)
+    with caplog.at_level("INFO", logger="requestlog.live"):
+        live.publish_rows([{"request_id": "r1"}])
+
+    assert [r.levelname for r in caplog.records] == ["INFO"]
+    assert "not sent to the live feed" in caplog.text
+    assert "Traceback" not in caplog.text

@@ -207,3 +207,24 @@ def test_enqueue_below_the_bound_never_touches_the_spill_file(writer, settings, 
 
     assert RequestLog.objects.count() == 20
     assert not (tmp_path / SPILL_FILE_NAME).exists()
+
+
+def test_rows_written_while_the_writer_shuts_down_are_not_pushed_to_dashboards(
+    transactional_db, settings, tmp_path, monkeypatch
+):
+    """At interpreter exit asgiref cannot run the channel layer's send; nobody listens anyway."""
+    settings.DATA_DIR = tmp_path
+    pushed: list[int] = []
+    monkeypatch.setattr("requestlog.live.publish_rows", lambda rows: pushed.append(len(rows)))
+    writer = LogWriter()
+    writer.enqueue(row("before"))
+    assert writer.flush()
+    writer.enqueue(row("during"))
+    writer.shutdown()
+
+    assert pushed == [1]
+    assert RequestLog.objects.filter(request_id__in=["before", "during"]).count() == 2
+    writer.enqueue(row("after a restart"))
+    assert writer.flush()
+    assert pushed == [1, 1]
+    writer.shutdown()
