@@ -164,7 +164,8 @@ class Exchange:
         if key_header is not None:
             self.key_verified = True
             self.headers = [(n, v) for n, v in self.headers if n != key_header]
-            self._header_map = None
+            if self._header_map is not None:
+                self._header_map.pop(key_header, None)
 
     def body_read(self, body: bytes) -> None:
         self.raw_body = body

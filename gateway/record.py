@@ -20,7 +20,7 @@ from django.conf import settings
 
 from gateway.conversation_key import conversation_key
 from gateway.exchange import Exchange
-from providers.headers import REDACTED, is_secret_header, redact
+from providers.headers import REDACTED, SECRET_HEADERS, SECRET_HINTS, is_secret_header, redact
 from requestlog.models import Outcome, RequestLog
 from requestlog.writer import log_writer
 
@@ -73,10 +73,17 @@ def cap_text(data: bytes | str | None) -> str:
     return raw[:limit].decode("utf-8", "ignore") + TRUNCATION_MARKER.format(n=len(raw) - limit)
 
 
+#: A query string without any of these (nor an escape) names no credential.
+_SECRET_WORDS = (*SECRET_HINTS, *SECRET_HEADERS)
+
+
 def logged_path(path: str, query: str) -> str:
     """The path with its query string, values of credential-like names redacted."""
     if not query:
         return path
+    lowered = query.lower()
+    if "%" not in query and not any(word in lowered for word in _SECRET_WORDS):
+        return f"{path}?{query}"  # no name can be a credential's (the usual `beta=true`)
     pairs = parse_qsl(query, keep_blank_values=True)
     if any(is_secret_header(name) for name, _ in pairs):
         query = urlencode(
