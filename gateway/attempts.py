@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator
 
 from django.http import HttpResponse
 
+from gateway.credentials import NeedsGatewayKey, account_label, pick_credential
 from gateway.exchange import Exchange, Opened
 from gateway.relay import header, upstream_error_response
 from providers.accounts import ACCOUNT_STATUSES, AccountsCoolingDown, accounts
@@ -27,7 +28,6 @@ from providers.anthropic.stream_log import MessageAccumulator
 from providers.base import Call, Prepared
 from providers.config import CredentialConfig
 from providers.errors import (
-    AuthenticationFailed,
     GatewayError,
     NoRouteAvailable,
     UpstreamError,
@@ -40,19 +40,6 @@ from routing.router import Target
 
 #: Upstream statuses after which the next target (or account) is tried.
 RETRYABLE_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
-#: Headers that carry the client's own credential.
-CLIENT_CREDENTIAL_HEADERS = ("x-api-key", "authorization")
-#: The account label logged when the client's own credential is used.
-CLIENT_ACCOUNT = "client"
-
-
-class NeedsGatewayKey(AuthenticationFailed):
-    def __init__(self, provider: str) -> None:
-        super().__init__(
-            f"provider {provider!r} uses credentials stored in the gateway, which are only "
-            "attached to requests with a gateway key (SWITCHBOARD_API_KEYS, sent in "
-            "x-switchboard-key)"
-        )
 
 
 class LocalAnswer(Exception):
@@ -61,24 +48,6 @@ class LocalAnswer(Exception):
     def __init__(self, call: Call) -> None:
         super().__init__(call.provider.name)
         self.call = call
-
-
-def _client_brings_credential(exchange: Exchange, target: Target) -> bool:
-    headers = exchange.header_map
-    return target.provider.wire_format == "anthropic" and any(
-        name in headers for name in CLIENT_CREDENTIAL_HEADERS
-    )
-
-
-def _pick_credential(
-    exchange: Exchange, target: Target, tried: set[str]
-) -> CredentialConfig | None:
-    """The stored account to use, None for the client's own; raises when there is none."""
-    if target.provider.credentials and not exchange.key_verified:
-        if _client_brings_credential(exchange, target) and CLIENT_ACCOUNT not in tried:
-            return None
-        raise NeedsGatewayKey(target.provider.name)
-    return accounts.pick(target.provider, frozenset(tried))
 
 
 async def open_upstream(exchange: Exchange, endpoint: str) -> HttpResponse | None:
@@ -97,7 +66,7 @@ async def open_upstream(exchange: Exchange, endpoint: str) -> HttpResponse | Non
         tried: set[str] = set()
         while True:
             try:
-                credential = _pick_credential(exchange, target, tried)
+                credential = pick_credential(exchange, target.provider, tried)
             except AccountsCoolingDown as exc:
                 if not tried:
                     exchange.attempt_skipped(target.provider.name, target.model, str(exc))
@@ -108,7 +77,7 @@ async def open_upstream(exchange: Exchange, endpoint: str) -> HttpResponse | Non
                     exchange.attempt_skipped(target.provider.name, target.model, exc.message)
                     last = last or exc
                 break
-            label = credential.label if credential else CLIENT_ACCOUNT
+            label = account_label(credential)
             tried.add(label)
             call = _call(exchange, target, credential)
             prepared: Prepared | None = (

@@ -12,11 +12,11 @@ from typing import Any
 import orjson
 from django.http import HttpResponse
 
-from gateway.attempts import CLIENT_ACCOUNT
+from gateway.credentials import NeedsGatewayKey, account_label, pick_credential
 from gateway.exchange import Exchange
 from gateway.responses import json_response
 from gateway.route import routing_config
-from providers.accounts import AccountsCoolingDown, accounts
+from providers.accounts import AccountsCoolingDown
 from providers.anthropic import adapter as anthropic
 from providers.errors import UpstreamError
 from providers.transport import get_transport
@@ -83,16 +83,14 @@ async def default_provider_models(
     provider = config.provider(config.default_provider)
     if provider is None or provider.wire_format != "anthropic":
         return []
-    if provider.credentials and not exchange.key_verified:
-        credential = None  # closed by default: only the client's own credential goes
-    else:
-        try:
-            credential = accounts.pick(provider)
-        except AccountsCoolingDown:
-            return []
-    attempt = exchange.attempt_started(
-        provider.name, credential.label if credential else CLIENT_ACCOUNT, ""
-    )
+    try:
+        credential = pick_credential(exchange, provider)
+    except AccountsCoolingDown:
+        return []
+    except NeedsGatewayKey as exc:
+        exchange.attempt_skipped(provider.name, "", exc.message)
+        return []
+    attempt = exchange.attempt_started(provider.name, account_label(credential), "")
     upstream_request = anthropic.build_request(
         method="GET",
         path="/v1/models",

@@ -14,14 +14,14 @@ from collections.abc import AsyncIterator
 
 from django.http import HttpResponse, StreamingHttpResponse
 
-from gateway.attempts import CLIENT_ACCOUNT, NeedsGatewayKey
+from gateway.credentials import account_label, pick_credential
 from gateway.exchange import Exchange
 from gateway.ingress import read_body
 from gateway.record import finish
 from gateway.relay import upstream_error_response
 from gateway.responses import apply_headers
 from gateway.route import routing_config
-from providers.accounts import AccountsCoolingDown, accounts
+from providers.accounts import AccountsCoolingDown
 from providers.anthropic import adapter as anthropic
 from providers.errors import InvalidRequest, NotFound, UpstreamError, UpstreamOverloaded
 from providers.headers import relayable
@@ -60,18 +60,11 @@ async def forward(exchange: Exchange) -> HttpResponse | None:
             "default provider, and none is configured"
         )
     exchange.routed(None, ROUTE, f"default provider {provider.name!r}")
-    if provider.credentials and not exchange.key_verified:
-        if not any(name in exchange.header_map for name in ("x-api-key", "authorization")):
-            raise NeedsGatewayKey(provider.name)
-        credential = None
-    else:
-        try:
-            credential = accounts.pick(provider)
-        except AccountsCoolingDown as exc:
-            raise UpstreamOverloaded(str(exc)) from None
-    attempt = exchange.attempt_started(
-        provider.name, credential.label if credential else CLIENT_ACCOUNT, ""
-    )
+    try:
+        credential = pick_credential(exchange, provider)
+    except AccountsCoolingDown as exc:
+        raise UpstreamOverloaded(str(exc)) from None
+    attempt = exchange.attempt_started(provider.name, account_label(credential), "")
     try:
         upstream = await get_transport().send(
             anthropic.build_request(

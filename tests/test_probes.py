@@ -14,6 +14,7 @@ import pytest
 from asgiref.sync import async_to_sync
 from cryptography.fernet import Fernet
 
+from providers.accounts import accounts
 from proxysite.gateway_handler import GatewayASGIHandler
 from routing import snapshot
 from routing.models import Credential, Provider
@@ -235,3 +236,22 @@ def test_metrics_requires_the_token_when_one_is_set(settings):
     assert local_without.headers["www-authenticate"] == "Bearer"
     assert local_without.json()["error"]["type"] == "authentication_error"
     assert wrong.status == 401
+
+
+def test_a_probe_that_fails_answers_json_not_an_html_page(fresh_snapshot, monkeypatch):
+    """Probes run outside the /v1 boundary: Django's error view of the gateway's URLconf
+    (gateway.fallback_errors) answers for them."""
+
+    def broken() -> dict:
+        raise RuntimeError("injected")
+
+    monkeypatch.setattr(accounts, "cooling", broken)
+
+    answer = call("/readyz", client=LOCAL)
+
+    assert answer.status == 500
+    assert answer.headers["content-type"] == "application/json"
+    assert answer.json() == {
+        "type": "error",
+        "error": {"type": "api_error", "message": "internal gateway error"},
+    }
